@@ -1,0 +1,130 @@
+"""Split labelled reviews into balanced, non-overlapping train/dev/test DocBins.
+
+Texts are deduplicated first (case and whitespace ignored; a text seen with both
+labels is dropped). Each split takes size/2 reviews of each label.
+
+Proportional rule: when the rarer label has fewer unique reviews than the splits
+ask for, every split shrinks by the same factor (rarer label's count / requested
+per label), rounded down, so splits stay balanced and keep their proportions.
+"""
+import json
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, List
+
+import numpy
+import spacy
+import typer
+from spacy.tokens import DocBin
+from wasabi import msg
+
+from cli_support import InputError, run_cli
+from reviews import LABELS, read_reviews
+
+SPLITS = ("train", "dev", "test")
+
+
+def deduplicate(reviews: List[Dict]):
+    by_key: Dict[str, List[Dict]] = defaultdict(list)
+    for review in reviews:
+        by_key[review["text"].casefold()].append(review)
+    unique, dropped = [], Counter()
+    for copies in by_key.values():
+        if len({r["label"] for r in copies}) > 1:
+            dropped["conflicting_labels"] += len(copies)
+            continue
+        unique.append(copies[0])
+        dropped["duplicates"] += len(copies) - 1
+    return unique, dropped
+
+
+def plan_split_sizes(available: Dict[str, int], sizes: Dict[str, int], min_per_label: int, source: str):
+    """Reviews per label for each split, after the proportional rule."""
+    for label in LABELS:
+        if available.get(label, 0) == 0:
+            raise InputError(
+                f"{source}: no {label} reviews at all; the splits need both POS and NEG, "
+                "so add reviews of that class"
+            )
+    wanted = {split: size // 2 for split, size in sizes.items()}
+    total = sum(wanted.values())
+    scale = min(1.0, min(available[label] for label in LABELS) / total)
+    per_label = {split: int(n * scale) for split, n in wanted.items()}
+    short = [s for s, n in per_label.items() if n < min_per_label]
+    if short:
+        raise InputError(
+            f"{source}: too few reviews for the requested split ({available['POS']} POS, "
+            f"{available['NEG']} NEG unique) -- {', '.join(short)} would get fewer than "
+            f"{min_per_label} per label; add reviews or lower the split sizes"
+        )
+    return per_label, scale
+
+
+def length_percentiles(texts: List[str]) -> Dict[str, Dict[str, float]]:
+    chars = numpy.array([len(t) for t in texts])
+    words = numpy.array([len(t.split()) for t in texts])
+    q = (5, 50, 95)
+    return {
+        "chars": {f"p{p}": float(numpy.percentile(chars, p)) for p in q},
+        "words": {f"p{p}": float(numpy.percentile(words, p)) for p in q},
+    }
+
+
+def main(
+    reviews_path: Path = typer.Argument(..., help="Reviews as JSONL or CSV: text plus stars or label"),
+    output_dir: Path = typer.Argument(..., help="Writes train/dev/test.spacy and stats.json here"),
+    lang: str = typer.Option("nl", help="spaCy language code for tokenisation"),
+    n_train: int = typer.Option(1000), n_dev: int = typer.Option(1000), n_test: int = typer.Option(1000),
+    seed: int = typer.Option(0),
+    min_per_label: int = typer.Option(5, help="Fail if a split would get fewer reviews per label"),
+):
+    reviews, dropped = read_reviews(reviews_path, lang)
+    unique, dup_counts = deduplicate(reviews)
+    dropped.update(dup_counts)
+    by_label = {label: [r for r in unique if r["label"] == label] for label in LABELS}
+    available = {label: len(rows) for label, rows in by_label.items()}
+    sizes = dict(zip(SPLITS, (n_train, n_dev, n_test)))
+    per_label, scale = plan_split_sizes(available, sizes, min_per_label, str(reviews_path))
+    if scale < 1.0:
+        msg.warn(
+            f"Proportional rule: only {min(available.values())} unique reviews of the rarer label "
+            f"for {sum(s // 2 for s in sizes.values())} requested; every split shrinks by "
+            f"{scale:.3f} -> " + ", ".join(f"{s} {2 * n}" for s, n in per_label.items())
+        )
+    rng = random.Random(seed)
+    nlp = spacy.blank(lang)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stats = {"lang": lang, "source_file": str(reviews_path), "seed": seed,
+             "reviews_read": len(reviews), "unique": len(unique), "available_per_label": available,
+             "requested": sizes, "scale": scale, "splits": {}}
+    for label in LABELS:
+        rng.shuffle(by_label[label])
+    offsets = {label: 0 for label in LABELS}
+    for split in SPLITS:
+        rows = []
+        for label in LABELS:
+            start = offsets[label]
+            rows.extend(by_label[label][start:start + per_label[split]])
+            offsets[label] += per_label[split]
+        rng.shuffle(rows)
+        db = DocBin(store_user_data=True)
+        for review, doc in zip(rows, nlp.pipe(r["text"] for r in rows)):
+            doc.cats = {label: float(review["label"] == label) for label in LABELS}
+            doc.user_data["source"] = review["source"]
+            db.add(doc)
+        db.to_disk(output_dir / f"{split}.spacy")
+        counts = Counter(r["label"] for r in rows)
+        stats["splits"][split] = {"n": len(rows), "POS": counts["POS"], "NEG": counts["NEG"],
+                                  "pos_share": counts["POS"] / max(1, len(rows)),
+                                  "length": length_percentiles([r["text"] for r in rows])}
+    unused = sum(available.values()) - sum(2 * n for n in per_label.values())
+    stats["dropped"] = {**dropped, "unused_for_balance": unused}
+    (output_dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+    msg.table([(s, v["n"], v["POS"], v["NEG"]) for s, v in stats["splits"].items()],
+              header=("split", "docs", "POS", "NEG"), divider=True)
+    msg.good(f"Wrote {output_dir}/{{train,dev,test}}.spacy; dropped: {stats['dropped']}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,142 @@
+"""Read labelled reviews from JSONL or CSV into one normalised form.
+
+A review becomes {"text", "label": "POS"|"NEG", "lang", "source", optional "stars"}.
+Stars 1-2 are NEG, 4-5 POS; 3 stars are dropped and counted. Every problem a
+user can fix raises `InputError` naming the file, the line, and the fix.
+"""
+import csv
+import html
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from cli_support import InputError
+
+LABELS = ("POS", "NEG")
+LABEL_ALIASES = {
+    "pos": "POS", "positive": "POS", "1": "POS", "+1": "POS",
+    "neg": "NEG", "negative": "NEG", "-1": "NEG", "0": "NEG",
+}
+
+
+def clean_text(text: str) -> str:
+    """Undo HTML entities and collapse whitespace (reviews span several lines)."""
+    return " ".join(html.unescape(text).split())
+
+
+def decode_utf8(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}:{line}: bytes that are not UTF-8 (byte 0x{data[err.start]:02x}); "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def label_from_stars(value, where: str) -> Optional[str]:
+    """NEG for 1-2, POS for 4-5, None (dropped) for 3."""
+    try:
+        stars = float(value)
+    except (TypeError, ValueError):
+        stars = None
+    if stars is None or isinstance(value, bool) or stars != int(stars) or not 1 <= stars <= 5:
+        raise InputError(
+            f"{where}: stars must be a whole number from 1 to 5, got {value!r}; "
+            "fix the value or remove the row"
+        )
+    if stars == 3:
+        return None
+    return "NEG" if stars < 3 else "POS"
+
+
+def normalise_label(value, where: str) -> str:
+    label = LABEL_ALIASES.get(str(value).strip().lower())
+    if label is None:
+        raise InputError(
+            f"{where}: unknown label {value!r}; use POS or NEG "
+            "(or positive/negative, 1/-1), or give 'stars' instead"
+        )
+    return label
+
+
+def make_review(row: Dict, where: str, lang: str, source: str) -> Optional[Dict]:
+    """Validate one raw row; None means a 3-star row to drop."""
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{where}: missing or empty 'text'; every row needs the review text")
+    review = {"text": clean_text(text), "lang": row.get("lang") or lang,
+              "source": row.get("source") or source}
+    stars = row.get("stars")
+    if stars not in (None, ""):
+        label = label_from_stars(stars, where)
+        if label is None:
+            return None
+        review["stars"] = int(float(stars))
+    elif row.get("label") not in (None, ""):
+        label = normalise_label(row["label"], where)
+    else:
+        raise InputError(f"{where}: no 'stars' and no 'label'; give one of them for every row")
+    review["label"] = label
+    return review
+
+
+def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
+    """Yield (location, row dict) from a JSONL or CSV file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the reviews path (var 'reviews')")
+    text = decode_utf8(path)
+    if path.suffix.lower() in (".jsonl", ".json"):
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(
+                    f"{where}: malformed JSON ({err.msg} at column {err.colno}); "
+                    "each line must be one JSON object"
+                ) from None
+            if not isinstance(row, dict):
+                raise InputError(f"{where}: expected a JSON object per line, got {type(row).__name__}")
+            yield where, row
+    elif path.suffix.lower() in (".csv", ".tsv"):
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        columns = set(reader.fieldnames or [])
+        if "text" not in columns or not columns & {"stars", "label"}:
+            raise InputError(
+                f"{path}:1: the header has columns {sorted(columns)}, but needs 'text' plus "
+                "'stars' or 'label'; add a header line such as text,stars"
+            )
+        start = 2
+        for row in reader:
+            yield f"{path}:{start}", row
+            start = reader.line_num + 1
+    else:
+        raise InputError(f"{path}: unsupported file type '{path.suffix}'; use .jsonl or .csv")
+
+
+def read_reviews(path: Path, lang: str, source: Optional[str] = None) -> Tuple[List[Dict], Counter]:
+    """All valid reviews of a file plus counts of dropped rows by reason."""
+    dropped: Counter = Counter()
+    reviews = []
+    for where, row in iter_rows(path):
+        review = make_review(row, where, lang, source or path.name)
+        if review is None:
+            dropped["three_stars"] += 1
+        else:
+            reviews.append(review)
+    return reviews, dropped
+
+
+def write_jsonl(path: Path, rows: List[Dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -1,0 +1,97 @@
+"""The data stage: reading user reviews, bad input, and balanced non-overlapping splits."""
+import json
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from conftest import run_script
+from make_corpus import deduplicate, plan_split_sizes
+from reviews import read_reviews
+
+
+def load_split(folder, split):
+    nlp = spacy.blank("nl")
+    return list(DocBin().from_disk(folder / f"{split}.spacy").get_docs(nlp.vocab))
+
+
+def test_stars_map_to_labels_and_three_stars_are_counted(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("text,stars\nmooi,5\nprima,4\ngaat wel,3\nslecht,2\nvreselijk,1\n", encoding="utf-8")
+    reviews, dropped = read_reviews(path, "nl")
+    assert [r["label"] for r in reviews] == ["POS", "POS", "NEG", "NEG"]
+    assert dropped["three_stars"] == 1
+
+
+def test_csv_text_spanning_lines_and_labels(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('text,label\n"Titel. Eerste regel\ntweede regel",positive\nkort,NEG\n', encoding="utf-8")
+    reviews, _ = read_reviews(path, "nl")
+    assert reviews[0] == {"text": "Titel. Eerste regel tweede regel", "label": "POS",
+                          "lang": "nl", "source": "r.csv"}
+    assert reviews[1]["label"] == "NEG"
+
+
+def test_duplicates_are_counted_and_conflicts_dropped():
+    rows = [{"text": "Goed boek", "label": "POS"}, {"text": "goed  boek", "label": "POS"},
+            {"text": "Twijfel", "label": "POS"}, {"text": "twijfel", "label": "NEG"}]
+    rows = [{**r, "text": " ".join(r["text"].split())} for r in rows]
+    unique, dropped = deduplicate(rows)
+    assert [r["text"] for r in unique] == ["Goed boek"]
+    assert dropped == {"duplicates": 1, "conflicting_labels": 2}
+
+
+def test_proportional_rule_shrinks_all_splits_alike():
+    per_label, scale = plan_split_sizes({"POS": 300, "NEG": 150}, {"train": 200, "dev": 100, "test": 100}, 5, "x")
+    assert scale == pytest.approx(0.75)
+    assert per_label == {"train": 75, "dev": 37, "test": 37}
+
+
+def test_splits_are_balanced_disjoint_and_deterministic(tmp_path, write_reviews):
+    reviews = write_reviews(40)
+    outs = []
+    for name in ("a", "b"):
+        result = run_script("make_corpus.py", reviews, tmp_path / name, "--lang", "nl",
+                            "--n-train", 20, "--n-dev", 10, "--n-test", 10, "--seed", 3)
+        assert result.returncode == 0, result.stderr
+        outs.append({s: [d.text for d in load_split(tmp_path / name, s)] for s in ("train", "dev", "test")})
+    assert outs[0] == outs[1]
+    texts = outs[0]
+    assert (len(texts["train"]), len(texts["dev"]), len(texts["test"])) == (20, 10, 10)
+    assert not set(texts["train"]) & set(texts["dev"])
+    assert not set(texts["train"]) & set(texts["test"])
+    assert not set(texts["dev"]) & set(texts["test"])
+    docs = load_split(tmp_path / "a", "train")
+    assert sum(d.cats["POS"] for d in docs) == 10
+    assert all(d.cats["POS"] + d.cats["NEG"] == 1.0 for d in docs)
+    stats = json.loads((tmp_path / "a" / "stats.json").read_text())
+    assert stats["splits"]["train"]["POS"] == stats["splits"]["train"]["NEG"] == 10
+    assert set(stats["splits"]["dev"]["length"]) == {"chars", "words"}
+
+
+BAD_INPUTS = {
+    "malformed_json": ("r.jsonl", b'{"text": "goed", "stars": 5}\n{"text": "slecht",\n', "r.jsonl:2: malformed JSON"),
+    "missing_text": ("r.jsonl", b'{"stars": 5}\n', "r.jsonl:1: missing or empty 'text'"),
+    "empty_text": ("r.jsonl", b'{"text": "  ", "stars": 5}\n', "r.jsonl:1: missing or empty 'text'"),
+    "stars_out_of_range": ("r.jsonl", b'{"text": "goed", "stars": 7}\n', "r.jsonl:1: stars must be a whole number from 1 to 5"),
+    "stars_not_a_number": ("r.csv", b"text,stars\ngoed,veel\n", "r.csv:2: stars must be a whole number from 1 to 5"),
+    "unknown_label": ("r.jsonl", b'{"text": "goed", "label": "MIXED"}\n', "r.jsonl:1: unknown label 'MIXED'"),
+    "not_utf8": ("r.jsonl", b'{"text": "goed", "stars": 5}\n{"text": "caf\xe9", "stars": 1}\n', "r.jsonl:2: bytes that are not UTF-8"),
+    "csv_missing_columns": ("r.csv", b"review,score\ngoed,5\n", "r.csv:1: the header has columns"),
+    "missing_class": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n' % i for i in range(50)), "no NEG reviews at all"),
+    "too_few_reviews": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n{"text": "slecht %d", "stars": 1}\n' % (i, i) for i in range(12)), "too few reviews for the requested split"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_clear_line(tmp_path, case):
+    name, content, expected = BAD_INPUTS[case]
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run_script("make_corpus.py", path, tmp_path / "out", "--n-train", 20, "--n-dev", 10, "--n-test", 10)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert expected in lines[0]
+    assert not (tmp_path / "out" / "train.spacy").exists()
