@@ -86,21 +86,24 @@ class PosUnigrams:
 def augment_once(review: TaggedReview, settings: AugmentSettings, unigrams: PosUnigrams,
                  mask_token: str, rng: random.Random) -> Tuple[str, Tuple[str, ...]]:
     """One Tang-style example: masking and POS swaps per word, then maybe an n-gram window."""
-    words, methods = list(review.words), set()
+    words = list(review.words)
+    changes: List[Optional[str]] = [None] * len(words)  # which method changed each word
     for i, tag in enumerate(review.tags):
         u = rng.random()
         if u < settings.p_mask:
-            words[i] = mask_token
-            methods.add("mask")
+            words[i], changes[i] = mask_token, "mask"
         elif u < settings.p_mask + settings.p_pos:
-            words[i] = unigrams.sample(tag, rng)
-            methods.add("pos")
+            words[i], changes[i] = unigrams.sample(tag, rng), "pos"
     spaces = list(review.spaces)
+    windowed = False
     if words and rng.random() < settings.p_ng:
         n = rng.randint(1, settings.ngram_max)
         start = rng.randint(0, max(0, len(words) - n))
-        words, spaces = words[start:start + n], spaces[start:start + n]
-        methods.add("ngram")
+        window = slice(start, start + n)
+        words, spaces, changes = words[window], spaces[window], changes[window]
+        windowed = True
+    # record only the methods that shaped what was kept
+    methods = set(changes) | ({"ngram"} if windowed else set())
     return join_words(words, spaces), tuple(m for m in METHODS if m in methods)
 
 

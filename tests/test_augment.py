@@ -114,3 +114,12 @@ def test_target_size_caps_the_total_and_methods_are_recorded():
 def test_bad_probability_is_refused():
     with pytest.raises(InputError, match="p_ng must be a probability"):
         augment_all(REVIEWS, AugmentSettings(p_ng=1.5), MASK, seed=0)
+
+
+def test_methods_record_only_what_shaped_the_kept_words():
+    settings = AugmentSettings(p_mask=0.3, p_pos=0.3, p_ng=1.0, ngram_max=1, n_iter=1)
+    rng = random.Random(5)
+    for _ in range(200):
+        text, methods = augment_once(REVIEWS[1], settings, UNIGRAMS, MASK, rng)
+        assert "ngram" in methods
+        assert ("mask" in methods) == (text == MASK)

