@@ -4,6 +4,7 @@
 so it imports only spaCy and thinc: the student runs without torch or
 spacy-transformers, and the teacher-only callback touches torch objects it is given.
 """
+from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 from spacy.language import Language
@@ -224,9 +225,10 @@ def make_soft_textcat(nlp: Language, name: str, model: Model, threshold: float, 
 
 
 @registry.readers("distill.TrainingCorpus.v1")
-def create_training_corpus(synthetic: str, original: str, max_length: int = 0) -> Callable:
-    """The teacher-labelled synthetic reviews followed by the original training reviews."""
-    corpora = [Corpus(synthetic, max_length=max_length), Corpus(original, max_length=max_length)]
+def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], max_length: int = 0) -> Callable:
+    """The teacher-labelled synthetic reviews followed by the original training reviews.
+    (Paths are optional like spaCy's Corpus.v1: a pipeline loads before they are set.)"""
+    corpora = [Corpus(path, max_length=max_length) for path in (synthetic, original)]
 
     def read(nlp) -> Iterator[Example]:
         for corpus in corpora:

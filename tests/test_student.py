@@ -1,0 +1,109 @@
+"""The student: the soft_textcat component from configs/student.cfg, its data and its twin baseline."""
+import copy
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+from spacy.util import load_model_from_config
+from thinc.api import Config
+
+from conftest import ROOT
+
+TOK2VEC = {
+    "@architectures": "spacy.Tok2Vec.v2",
+    "embed": {"@architectures": "spacy.MultiHashEmbed.v2", "width": 16, "rows": [500, 500],
+              "attrs": ["NORM", "SHAPE"], "include_static_vectors": False},
+    "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 16, "window_size": 1,
+               "maxout_pieces": 2, "depth": 1},
+}
+BOW = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
+       "no_output_layer": False, "length": 4096}
+ARCHITECTURES = {
+    "bow": BOW,
+    "ensemble": {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": TOK2VEC, "linear_model": BOW},
+    "reduce": {"@architectures": "spacy.TextCatReduce.v1", "exclusive_classes": True, "tok2vec": TOK2VEC,
+               "use_reduce_first": False, "use_reduce_last": False, "use_reduce_max": True,
+               "use_reduce_mean": True},
+    "parametric_attention": {"@architectures": "spacy.TextCatParametricAttention.v1",
+                             "exclusive_classes": True, "tok2vec": TOK2VEC},
+}
+SOFT = [("Het boek is prachtig", 0.9), ("Saai en slecht boek", 0.15), ("Best aardig boek", 0.6),
+        ("Wat een vreselijk verhaal", 0.05)]
+
+
+def student_config(model=None, loss="distill.mse_probs.v1"):
+    config = Config().from_disk(ROOT / "configs" / "student.cfg")
+    if model is not None:
+        config["components"]["textcat"]["model"] = copy.deepcopy(model)
+    config["components"]["textcat"]["loss"] = {"@losses": loss}
+    return config
+
+
+def soft_examples(nlp, data=SOFT):
+    return [Example.from_dict(nlp.make_doc(text), {"cats": {"POS": p, "NEG": 1.0 - p}}) for text, p in data]
+
+
+def mean_abs_error(nlp, examples):
+    docs = list(nlp.pipe(eg.reference.text for eg in examples))
+    return sum(abs(d.cats["POS"] - eg.reference.cats["POS"]) for d, eg in zip(docs, examples)) / len(docs)
+
+
+@pytest.mark.parametrize("loss", ["distill.mse_probs.v1", "distill.soft_cross_entropy.v1", "distill.mse_logits.v1"])
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_each_architecture_learns_soft_labels_through_the_component(arch, loss):
+    nlp = load_model_from_config(student_config(ARCHITECTURES[arch], loss), auto_fill=True)
+    examples = soft_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    before = mean_abs_error(nlp, examples)
+    for _ in range(50):
+        losses = nlp.update(examples, sgd=optimizer, drop=0.0)
+    assert losses["textcat"] == losses["textcat"]  # not NaN
+    after = mean_abs_error(nlp, examples)
+    assert after < before * 0.7, (before, after)
+    doc = nlp("Het boek is prachtig")
+    assert set(doc.cats) == {"POS", "NEG"} and sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("cats", [{"POS": 0.7, "NEG": 0.7}, {"POS": 1.2, "NEG": -0.2}])
+def test_soft_textcat_rejects_cats_that_are_not_probabilities(cats):
+    nlp = load_model_from_config(student_config(BOW), auto_fill=True)
+    good = soft_examples(nlp)
+    optimizer = nlp.initialize(lambda: good)
+    bad = [Example.from_dict(nlp.make_doc("Raar label"), {"cats": cats})]
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\] that sum to 1"):
+        nlp.update(bad, sgd=optimizer)
+
+
+def test_builtin_textcat_would_reject_soft_labels():
+    """Why the student needs its own component: spaCy's textcat raises E851 on 0.9."""
+    nlp = spacy.blank("nl")
+    nlp.add_pipe("textcat")
+    examples = soft_examples(nlp)
+    with pytest.raises(ValueError, match="E851"):
+        nlp.initialize(lambda: examples)
+
+
+def test_training_corpus_reads_synthetic_then_original(tmp_path):
+    from distillation import create_training_corpus
+
+    nlp = spacy.blank("nl")
+    for name, texts in (("synthetic", ["a <mask> b", "c d"]), ("original", ["echte review"])):
+        db = DocBin()
+        for doc in nlp.pipe(texts):
+            doc.cats = {"POS": 0.5, "NEG": 0.5}
+            db.add(doc)
+        db.to_disk(tmp_path / f"{name}.spacy")
+    read = create_training_corpus(str(tmp_path / "synthetic.spacy"), str(tmp_path / "original.spacy"))
+    assert [eg.reference.text for eg in read(nlp)] == ["a <mask> b", "c d", "echte review"]
+
+
+def test_baseline_has_the_students_architecture_and_training_settings():
+    student = Config().from_disk(ROOT / "configs" / "student.cfg", interpolate=False)
+    baseline = Config().from_disk(ROOT / "configs" / "baseline.cfg", interpolate=False)
+    assert student["components"]["textcat"]["factory"] == "soft_textcat"
+    assert baseline["components"]["textcat"]["factory"] == "textcat"
+    assert student["components"]["textcat"]["model"] == baseline["components"]["textcat"]["model"]
+    for key in ("batcher", "optimizer", "dropout", "patience", "eval_frequency", "score_weights"):
+        assert student["training"][key] == baseline["training"][key], key
+    assert student["nlp"] == baseline["nlp"]
