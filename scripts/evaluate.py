@@ -16,6 +16,7 @@ import numpy
 import spacy
 import typer
 from spacy.cli.benchmark_speed import annotate
+from spacy.scorer import Scorer
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from wasabi import msg
@@ -49,8 +50,6 @@ def count_params(nlp) -> int:
 def quality(nlp, gold_docs: List[Doc]) -> Dict[str, float]:
     examples = [Example(pred, gold) for pred, gold in
                 zip(nlp.pipe(d.text for d in gold_docs), gold_docs)]
-    from spacy.scorer import Scorer
-
     scores = Scorer.score_cats(examples, "cats", labels=list(gold_docs[0].cats), multi_label=False)
     predicted = [max(eg.predicted.cats, key=eg.predicted.cats.get) for eg in examples]
     return {"accuracy": textcat_accuracy(examples), "macro_f": scores["cats_macro_f"],
@@ -90,8 +89,8 @@ def main(
         raise InputError(f"{test_path}: no test docs")
     results, predictions = {}, {}
     for name in MODEL_NAMES:
-        with msg.loading(f"Scoring the {name} on {len(gold)} test docs"):
-            results[name], predictions[name] = quality(models[name], gold)
+        msg.info(f"Scoring the {name} on {len(gold)} test docs")
+        results[name], predictions[name] = quality(models[name], gold)
         results[name]["size_mb"] = dir_size_mb(paths[name])
         results[name]["params"] = count_params(models[name])
     rng = random.Random(seed)

