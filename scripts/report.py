@@ -7,8 +7,8 @@ import typer
 from wasabi import msg
 
 from cli_support import InputError, run_cli
+from evaluate import MODEL_NAMES
 
-MODEL_NAMES = ("baseline", "teacher", "student")
 # baseline and student share a size and speed, so their labels go above and below
 LABEL_OFFSETS = {"baseline": (10, 8), "teacher": (10, -4), "student": (10, -22)}
 

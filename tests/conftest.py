@@ -22,19 +22,10 @@ def run_script(script: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def write_reviews(tmp_path):
-    """Write `n` distinct reviews per label as JSONL and return the path."""
+    """Write `n` distinct fixture reviews per label as JSONL and return the path."""
+    from fixtures import write_reviews_jsonl
 
-    def write(n_per_label: int, name: str = "reviews.jsonl") -> Path:
-        import json
-
-        path = tmp_path / name
-        with path.open("w", encoding="utf-8") as f:
-            for i in range(n_per_label):
-                f.write(json.dumps({"text": f"Geweldig boek nummer {i}, echt aanrader.", "stars": 5}) + "\n")
-                f.write(json.dumps({"text": f"Slecht boek nummer {i}, zonde van het geld.", "label": "NEG"}) + "\n")
-        return path
-
-    return write
+    return lambda n_per_label: write_reviews_jsonl(tmp_path / "reviews.jsonl", n_per_label)
 
 
 # Overrides that make the project's real configs train in seconds on tiny data.
