@@ -10,7 +10,7 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy
 import spacy
@@ -22,10 +22,23 @@ from spacy.training import Example
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component and scorer)
-from cli_support import InputError, run_cli
-from distillation import textcat_accuracy
+from cli_support import InputError, require, run_cli
+from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
+                     paired_difference, resample_indices)
 
-MODEL_NAMES = ("baseline", "teacher", "student")
+
+def calibration(p_pos: numpy.ndarray, gold_pos: numpy.ndarray, n_bins: int = 10) -> Dict:
+    """Log-loss, expected calibration error (equal-width bins of confidence) and a histogram of P(POS)."""
+    p = numpy.clip(p_pos, 1e-7, 1 - 1e-7)
+    log_loss = float(-numpy.mean(gold_pos * numpy.log(p) + (1 - gold_pos) * numpy.log(1 - p)))
+    confidence = numpy.maximum(p, 1 - p)
+    right = (p > 0.5) == (gold_pos == 1)
+    bins = numpy.minimum((confidence - 0.5) * 2 * n_bins, n_bins - 1).astype(int)
+    ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean()
+              for b in range(n_bins) if (bins == b).any())
+    hist, _ = numpy.histogram(p_pos, bins=n_bins, range=(0.0, 1.0))
+    return {"log_loss": log_loss, "ece": float(ece), "p_pos_range": [float(p_pos.min()), float(p_pos.max())],
+            "p_pos_histogram": [int(x) for x in hist]}
 
 
 def dir_size_mb(path: Path) -> float:
@@ -47,23 +60,44 @@ def count_params(nlp) -> int:
     return total
 
 
-def quality(nlp, gold_docs: List[Doc]) -> Dict[str, float]:
+def score_docs(nlp, gold_docs: List[Doc]) -> Tuple[numpy.ndarray, numpy.ndarray, List[Example]]:
+    """Per test doc: 1 if the model's top label is the gold one, and its P(POS)."""
     examples = [Example(pred, gold) for pred, gold in
                 zip(nlp.pipe(d.text for d in gold_docs), gold_docs)]
+    correct = numpy.array([max(eg.predicted.cats, key=eg.predicted.cats.get) ==
+                           max(eg.reference.cats, key=eg.reference.cats.get) for eg in examples], dtype=int)
+    p_pos = numpy.array([eg.predicted.cats.get("POS", 0.0) for eg in examples])
+    return correct, p_pos, examples
+
+
+def quality(nlp, gold_docs: List[Doc]) -> Tuple[Dict[str, float], numpy.ndarray, numpy.ndarray]:
+    correct, p_pos, examples = score_docs(nlp, gold_docs)
     scores = Scorer.score_cats(examples, "cats", labels=list(gold_docs[0].cats), multi_label=False)
-    predicted = [max(eg.predicted.cats, key=eg.predicted.cats.get) for eg in examples]
-    return {"accuracy": textcat_accuracy(examples), "macro_f": scores["cats_macro_f"],
-            "auc": scores["cats_macro_auc"]}, predicted
+    return {"accuracy": float(correct.mean()), "macro_f": scores["cats_macro_f"],
+            "auc": scores["cats_macro_auc"]}, correct, p_pos
 
 
-def batch_speed(nlp, texts: List[str], batch_size: int) -> Dict[str, float]:
+def batch_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> Dict[str, float]:
+    """One round: the texts annotated in batches, repeated until at least min_seconds passed."""
     docs = [nlp.make_doc(t) for t in texts]
+    n_docs = n_words = 0
     start = time.perf_counter()
-    wps = annotate(nlp, docs, batch_size)
-    elapsed = time.perf_counter() - start
-    n_words = sum(len(d) for d in docs)
-    return {"docs_per_sec": len(docs) / elapsed, "words_per_sec": n_words / elapsed,
-            "batch_words_per_sec_mean": float(numpy.mean(wps))}
+    while True:
+        annotate(nlp, docs, batch_size)
+        n_docs += len(docs)
+        n_words += sum(len(d) for d in docs)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            break
+    return {"docs_per_sec": n_docs / elapsed, "words_per_sec": n_words / elapsed, "seconds": elapsed}
+
+
+def compare(correct: Dict[str, numpy.ndarray], indices: numpy.ndarray) -> Dict:
+    return {
+        "student_vs_baseline": paired_difference(correct["student"], correct["baseline"], indices),
+        "student_vs_teacher": paired_difference(correct["student"], correct["teacher"], indices),
+        "teacher_vs_baseline": paired_difference(correct["teacher"], correct["baseline"], indices),
+    }
 
 
 def main(
@@ -75,24 +109,36 @@ def main(
     lang: str = typer.Option("nl"),
     speed_docs: int = typer.Option(300, help="Test docs used for the speed rounds"),
     rounds: int = typer.Option(3, help="Interleaved speed rounds; the median is reported"),
+    min_round_seconds: float = typer.Option(1.0, help="Each speed round repeats the docs at least this long"),
     latency_docs: int = typer.Option(100, help="Docs timed one at a time for latency"),
     batch_size: int = typer.Option(64),
     seed: int = typer.Option(0),
 ):
+    import torch
+
+    for name, value in (("speed-docs", speed_docs), ("rounds", rounds), ("latency-docs", latency_docs),
+                        ("batch-size", batch_size)):
+        if value < 1:
+            raise InputError(f"evaluate: {name} must be at least 1, got {value}; fix the var or option")
     paths = {"baseline": baseline, "teacher": teacher, "student": student}
-    for name, path in [*paths.items(), ("test", test_path)]:
-        if not path.exists():
-            raise InputError(f"{path}: missing {name}; run the steps before `evaluate` first")
+    for name, path in paths.items():
+        require(path, f"the trained {name}", f"train-{name}")
+    require(test_path, "the test docs", "corpus")
     models = {name: spacy.load(path) for name, path in paths.items()}
     gold = list(DocBin().from_disk(test_path).get_docs(models["student"].vocab))
     if not gold:
-        raise InputError(f"{test_path}: no test docs")
-    results, predictions = {}, {}
+        raise InputError(f"{test_path}: no test docs; check the corpus step's n_test")
+    results, correct, p_pos = {}, {}, {}
     for name in MODEL_NAMES:
         msg.info(f"Scoring the {name} on {len(gold)} test docs")
-        results[name], predictions[name] = quality(models[name], gold)
+        results[name], correct[name], p_pos[name] = quality(models[name], gold)
         results[name]["size_mb"] = dir_size_mb(paths[name])
         results[name]["params"] = count_params(models[name])
+    indices = resample_indices(len(gold), seed=seed)
+    for name in MODEL_NAMES:
+        results[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
+    gold_pos = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in gold], dtype=int)
+    results["teacher"]["calibration"] = calibration(p_pos["teacher"], gold_pos)
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
     rounds_out = {name: [] for name in MODEL_NAMES}
@@ -103,7 +149,7 @@ def main(
     for r in range(rounds):
         rng.shuffle(order)
         for name in order:
-            rounds_out[name].append(batch_speed(models[name], texts, batch_size))
+            rounds_out[name].append(batch_speed(models[name], texts, batch_size, min_round_seconds))
         msg.info(f"Speed round {r + 1}/{rounds} done")
     for text in [d.text for d in gold[:latency_docs]]:
         rng.shuffle(order)
@@ -116,28 +162,34 @@ def main(
             results[name][key] = float(numpy.median([r[key] for r in rounds_out[name]]))
         results[name]["latency_p50_ms"] = float(numpy.percentile(latencies[name], 50))
         results[name]["latency_p95_ms"] = float(numpy.percentile(latencies[name], 95))
-    acc = {name: results[name]["accuracy"] for name in MODEL_NAMES}
-    base_err = 1.0 - acc["baseline"]
-    gap = acc["teacher"] - acc["baseline"]
-    agreement = numpy.mean([s == t for s, t in zip(predictions["student"], predictions["teacher"])])
+    ratios = distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)
+    predicted = {name: p > 0.5 for name, p in p_pos.items()}
     count = lambda p: len(DocBin().from_disk(p)) if p and p.exists() else None  # noqa: E731
     metrics = {
         "lang": lang, "n_train": count(train_path), "n_synthetic": count(synthetic_path),
         "n_test": len(gold), "models": results,
-        "error_reduction": (acc["student"] - acc["baseline"]) / base_err if base_err else None,
-        "gap_closed": (acc["student"] - acc["baseline"]) / gap if gap else None,
-        "student_teacher_agreement": float(agreement),
-        "speed": {"docs": len(texts), "rounds": rounds, "batch_size": batch_size,
-                  "latency_docs": min(latency_docs, len(gold)),
+        "comparisons": compare(correct, indices),
+        **ratios,
+        "student_teacher_agreement": float(numpy.mean(predicted["student"] == predicted["teacher"])),
+        "intervals": f"{int(CONFIDENCE * 100)}% bootstrap over test docs, {len(indices)} resamples, "
+                     "paired for differences; McNemar exact p",
+        "speed": {"docs": len(texts), "rounds": rounds, "min_round_seconds": min_round_seconds,
+                  "batch_size": batch_size, "latency_docs": min(latency_docs, len(gold)),
+                  "torch_threads": torch.get_num_threads(),
                   "method": "spacy.cli.benchmark_speed.annotate on pre-tokenized docs; latency is nlp(text)"},
     }
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(metrics, indent=2))
-    rows = [(n, f"{results[n]['accuracy']:.4f}", f"{results[n]['macro_f']:.4f}", f"{results[n]['auc']:.4f}",
-             f"{results[n]['size_mb']:.1f}", f"{results[n]['docs_per_sec']:.1f}",
+    rows = [(n, f"{fmt_pct(results[n]['accuracy'])} {fmt_ci(results[n]['accuracy_ci'])}",
+             f"{results[n]['auc']:.4f}", f"{results[n]['size_mb']:.1f}", f"{results[n]['docs_per_sec']:.1f}",
              f"{results[n]['latency_p50_ms']:.2f}") for n in MODEL_NAMES]
-    msg.table(rows, header=("model", "acc", "macro F", "AUC", "MB", "docs/s", "p50 ms"), divider=True)
-    msg.good(f"Wrote {output_path}: gap closed {metrics['gap_closed']}, error reduction {metrics['error_reduction']}")
+    msg.table(rows, header=("model", "acc % [95% CI]", "AUC", "MB", "docs/s", "p50 ms"), divider=True)
+    diff = metrics["comparisons"]["student_vs_baseline"]
+    msg.info(f"student - baseline: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
+             f"McNemar p {diff['mcnemar_p'][0]:.3f}")
+    if ratios["why_null"]:
+        msg.warn(f"No gap closed or error reduction: {ratios['why_null']}")
+    msg.good(f"Wrote {output_path}")
 
 
 if __name__ == "__main__":

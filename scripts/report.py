@@ -1,4 +1,4 @@
-"""Write training/{lang}/report.md with a plot, and training/summary.md over every language run."""
+"""Write training/{run}/report.md with a plot, and training/summary.md over every run evaluated."""
 import json
 from pathlib import Path
 from typing import Dict
@@ -6,28 +6,51 @@ from typing import Dict
 import typer
 from wasabi import msg
 
-from cli_support import InputError, run_cli
-from evaluate import MODEL_NAMES
+from cli_support import require, run_cli
+from measure import MODEL_NAMES, fmt_ci, fmt_pct
 
 # baseline and student share a size and speed, so their labels go above and below
 LABEL_OFFSETS = {"baseline": (10, 8), "teacher": (10, -4), "student": (10, -22)}
 
 
-def pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
-
-
 def model_table(metrics: Dict) -> str:
-    lines = ["| model | accuracy | macro F | AUC | size (MB) | params | docs/s | words/s | p50 ms | p95 ms |",
+    lines = ["| model | accuracy [95% CI] | macro F | AUC | size (MB) | params | docs/s | words/s | p50 ms | p95 ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in MODEL_NAMES:
         m = metrics["models"][name]
         lines.append(
-            f"| {name} | {pct(m['accuracy'])} | {pct(m['macro_f'])} | {pct(m['auc'])} | {m['size_mb']:.1f} | "
+            f"| {name} | {fmt_pct(m['accuracy'])} {fmt_ci(m['accuracy_ci'])} | {fmt_pct(m['macro_f'])} | "
+            f"{fmt_pct(m['auc'])} | {m['size_mb']:.1f} | "
             f"{m['params'] / 1e6:.2f}M | {m['docs_per_sec']:.0f} | {m['words_per_sec']:.0f} | "
             f"{m['latency_p50_ms']:.2f} | {m['latency_p95_ms']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def comparison_lines(metrics: Dict) -> str:
+    lines = []
+    for key, label in (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"),
+                       ("teacher_vs_baseline", "Teacher - baseline")):
+        c = metrics["comparisons"][key]
+        verdict = "" if c["excludes_zero"] else " (no measurable difference: the interval spans 0)"
+        lines.append(f"- {label}: {100 * c['difference']:+.1f} points, 95% interval {fmt_ci(c['ci'], True)}, "
+                     f"McNemar p = {c['mcnemar_p'][0]:.3f}{verdict}")
+    if metrics["why_null"]:
+        lines.append(f"- Gap closed and error reduction are not given: {metrics['why_null']}.")
+    else:
+        lines.append(f"- Baseline-to-teacher gap closed by the student: {fmt_pct(metrics['gap_closed'])}% "
+                     f"{fmt_ci(metrics['gap_closed_ci'])}")
+        lines.append(f"- Error reduction of the student over the baseline: {fmt_pct(metrics['error_reduction'])}% "
+                     f"{fmt_ci(metrics['error_reduction_ci'])}")
+    return "\n".join(lines)
+
+
+def calibration_line(cal) -> str:
+    if not cal:
+        return ""
+    return (f"- Teacher calibration on test: log-loss {cal['log_loss']:.3f}, ECE {cal['ece']:.3f}, P(POS) from "
+            f"{cal['p_pos_range'][0]:.3f} to {cal['p_pos_range'][1]:.3f}; histogram over 10 bins of P(POS): "
+            f"{cal['p_pos_histogram']}.")
 
 
 def plot(metrics: Dict, path: Path) -> None:
@@ -56,41 +79,45 @@ def plot(metrics: Dict, path: Path) -> None:
 
 def main(
     training_dir: Path = typer.Argument(Path("training")),
-    lang: str = typer.Argument("nl"),
+    run: str = typer.Argument("nl", help="The run's folder under training/"),
 ):
-    metrics_path = training_dir / lang / "metrics.json"
-    if not metrics_path.exists():
-        raise InputError(f"{metrics_path}: missing; run `spacy project run evaluate` first")
+    metrics_path = training_dir / run / "metrics.json"
+    require(metrics_path, "the test metrics", "evaluate")
     metrics = json.loads(metrics_path.read_text())
-    plot_path = training_dir / lang / "accuracy_speed.png"
+    plot_path = training_dir / run / "accuracy_speed.png"
     plot(metrics, plot_path)
     m = metrics["models"]
     text = [
-        f"# Distillation report: {lang}", "",
+        f"# Distillation report: {run}", "",
         f"Training reviews: {metrics['n_train']}; synthetic examples: {metrics['n_synthetic']}; "
-        f"test reviews: {metrics['n_test']}.", "",
+        f"test reviews: {metrics['n_test']}. Intervals: {metrics['intervals']}.", "",
         "## As in the original experiment", "",
         "| | baseline | teacher | student |", "|---|---:|---:|---:|",
-        f"| accuracy | {pct(m['baseline']['accuracy'])} | {pct(m['teacher']['accuracy'])} | {pct(m['student']['accuracy'])} |",
-        "", f"- Error reduction of the student over the baseline: {pct(metrics['error_reduction'])}%",
-        f"- Baseline-to-teacher gap closed by the student: {pct(metrics['gap_closed'])}%",
-        f"- Student and teacher agree on {pct(metrics['student_teacher_agreement'])}% of test reviews", "",
+        "| accuracy | " + " | ".join(f"{fmt_pct(m[n]['accuracy'])} {fmt_ci(m[n]['accuracy_ci'])}"
+                                      for n in MODEL_NAMES) + " |",
+        "", comparison_lines(metrics), "",
+        f"- Student and teacher agree on {fmt_pct(metrics['student_teacher_agreement'])}% of test reviews.",
+        calibration_line(m["teacher"].get("calibration")), "",
         "## Quality, size and speed", "", model_table(metrics), "",
         f"Speed: {metrics['speed']['method']}; {metrics['speed']['docs']} docs, "
-        f"{metrics['speed']['rounds']} interleaved rounds (median), batch size {metrics['speed']['batch_size']}.",
+        f"{metrics['speed']['rounds']} interleaved rounds of at least {metrics['speed']['min_round_seconds']} s "
+        f"(median), batch size {metrics['speed']['batch_size']}, {metrics['speed']['torch_threads']} torch threads.",
         "", f"![accuracy against speed]({plot_path.name})", "",
     ]
-    (training_dir / lang / "report.md").write_text("\n".join(text))
-    rows = ["| lang | n_train | n_synthetic | baseline | teacher | student | gap closed | student docs/s | teacher docs/s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    (training_dir / run / "report.md").write_text("\n".join(text))
+    rows = ["| run | lang | n_train | n_test | baseline | teacher | student | student - baseline | gap closed "
+            "| student docs/s | teacher docs/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for path in sorted(training_dir.glob("*/metrics.json")):
         r = json.loads(path.read_text())
-        mm = r["models"]
-        rows.append(f"| {r['lang']} | {r['n_train']} | {r['n_synthetic']} | {pct(mm['baseline']['accuracy'])} | "
-                    f"{pct(mm['teacher']['accuracy'])} | {pct(mm['student']['accuracy'])} | {pct(r['gap_closed'])} | "
+        mm, diff = r["models"], r["comparisons"]["student_vs_baseline"]
+        rows.append(f"| {path.parent.name} | {r['lang']} | {r['n_train']} | {r['n_test']} | "
+                    + " | ".join(f"{fmt_pct(mm[n]['accuracy'])} {fmt_ci(mm[n]['accuracy_ci'])}" for n in MODEL_NAMES)
+                    + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)} | "
+                    f"{fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])} | "
                     f"{mm['student']['docs_per_sec']:.0f} | {mm['teacher']['docs_per_sec']:.0f} |")
-    (training_dir / "summary.md").write_text("# All languages run\n\n" + "\n".join(rows) + "\n")
-    msg.good(f"Wrote {training_dir / lang / 'report.md'}, {plot_path} and {training_dir / 'summary.md'}")
+    (training_dir / "summary.md").write_text("# Every run evaluated\n\nAccuracy in %, 95% bootstrap intervals "
+                                             "over test docs (paired for differences).\n\n" + "\n".join(rows) + "\n")
+    msg.good(f"Wrote {training_dir / run / 'report.md'}, {plot_path} and {training_dir / 'summary.md'}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""How sure a result is: bootstrap intervals over test docs, paired differences, McNemar.
+
+Everything works on per-doc outcomes (1 = right, 0 = wrong), so one resample of test
+docs is shared by every model and every seed: differences are paired, and a mean over
+seeds pools the seeds on the same resampled docs. numpy only, so the report and the
+tests import it without spaCy.
+"""
+from math import comb
+from typing import Dict, List, Optional, Sequence
+
+import numpy
+
+MODEL_NAMES = ("baseline", "teacher", "student")
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+
+
+def resample_indices(n_docs: int, n_resamples: int = N_RESAMPLES, seed: int = 0) -> numpy.ndarray:
+    """(n_resamples, n_docs) doc indices drawn with replacement, shared by every comparison."""
+    return numpy.random.default_rng(seed).integers(0, n_docs, size=(n_resamples, n_docs))
+
+
+def interval(samples: numpy.ndarray) -> List[float]:
+    tail = (1 - CONFIDENCE) / 2 * 100
+    return [float(numpy.percentile(samples, tail)), float(numpy.percentile(samples, 100 - tail))]
+
+
+def resampled_accuracy(correct: numpy.ndarray, indices: numpy.ndarray) -> numpy.ndarray:
+    """Accuracy per resample; `correct` is (n_docs,) or (n_seeds, n_docs), averaged over seeds."""
+    correct = numpy.atleast_2d(numpy.asarray(correct, dtype=float))
+    return correct[:, indices].mean(axis=2).mean(axis=0)
+
+
+def mcnemar_p(a_correct: Sequence[int], b_correct: Sequence[int]) -> float:
+    """Exact two-sided McNemar test: a binomial test on the discordant docs."""
+    a, b = numpy.asarray(a_correct, bool), numpy.asarray(b_correct, bool)
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
+
+
+def accuracy_summary(correct, indices: numpy.ndarray) -> Dict:
+    """Accuracy and its 95% interval; with several seeds, also the per-seed values."""
+    rows = numpy.atleast_2d(numpy.asarray(correct, dtype=float))
+    per_seed = rows.mean(axis=1)
+    out = {"accuracy": float(per_seed.mean()), "ci": interval(resampled_accuracy(rows, indices))}
+    if len(rows) > 1:
+        out.update(per_seed=[float(x) for x in per_seed], sd=float(per_seed.std(ddof=1)))
+    return out
+
+
+def paired_difference(a_correct, b_correct, indices: numpy.ndarray) -> Dict:
+    """a - b in accuracy with a paired bootstrap interval (pooled over seeds when 2-D)."""
+    a = numpy.atleast_2d(numpy.asarray(a_correct, dtype=float))
+    b = numpy.atleast_2d(numpy.asarray(b_correct, dtype=float))
+    diffs = resampled_accuracy(a, indices) - resampled_accuracy(b, indices)
+    ci = interval(diffs)
+    out = {"difference": float(a.mean() - b.mean()), "ci": ci,
+           "mcnemar_p": [mcnemar_p(x, y) for x, y in zip(a, numpy.broadcast_to(b, a.shape))],
+           "excludes_zero": ci[0] > 0 or ci[1] < 0}
+    if len(a) > 1:
+        out["per_seed"] = [float(x) for x in a.mean(axis=1) - b.mean(axis=1 if len(b) > 1 else None)]
+    return out
+
+
+def distillation_ratios(baseline, teacher, student, indices: numpy.ndarray) -> Dict:
+    """Gap closed and error reduction with intervals, or None and the reason.
+
+    gap closed = (student - baseline) / (teacher - baseline);
+    error reduction = (student - baseline) / (1 - baseline).
+    Both are meaningless when the teacher does not measurably beat the baseline.
+    """
+    acc = {name: resampled_accuracy(x, indices) for name, x in
+           (("baseline", baseline), ("teacher", teacher), ("student", student))}
+    point = {name: float(numpy.atleast_2d(numpy.asarray(x, float)).mean()) for name, x in
+             (("baseline", baseline), ("teacher", teacher), ("student", student))}
+    gap, gap_ci = point["teacher"] - point["baseline"], interval(acc["teacher"] - acc["baseline"])
+    why: Optional[str] = None
+    if gap <= 0:
+        why = f"the teacher does not beat the baseline (gap {100 * gap:+.1f} points)"
+    elif gap_ci[0] <= 0:
+        why = (f"the baseline-to-teacher gap ({100 * gap:+.1f} points, 95% interval "
+               f"{100 * gap_ci[0]:+.1f} to {100 * gap_ci[1]:+.1f}) is not measurably above 0")
+    out = {"teacher_gap": gap, "teacher_gap_ci": gap_ci, "why_null": why,
+           "gap_closed": None, "gap_closed_ci": None, "error_reduction": None, "error_reduction_ci": None}
+    if why is None:
+        gain = acc["student"] - acc["baseline"]
+        valid = (acc["teacher"] - acc["baseline"]) > 0
+        out["gap_closed"] = (point["student"] - point["baseline"]) / gap
+        out["gap_closed_ci"] = interval(gain[valid] / (acc["teacher"] - acc["baseline"])[valid])
+        out["error_reduction"] = (point["student"] - point["baseline"]) / (1 - point["baseline"])
+        out["error_reduction_ci"] = interval(gain / numpy.maximum(1e-9, 1 - acc["baseline"]))
+    return out
+
+
+def fmt_pct(x: Optional[float]) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def fmt_ci(ci: Optional[Sequence[float]], signed: bool = False) -> str:
+    if ci is None:
+        return "-"
+    form = "{:+.1f}" if signed else "{:.1f}"
+    return f"[{form.format(100 * ci[0])}, {form.format(100 * ci[1])}]"
