@@ -1,0 +1,106 @@
+"""Train a pipeline from a config with a schedule that fits the data size.
+
+`spacy train` counts in fixed steps: with a small corpus, 125 total steps or an
+evaluation every 40 steps can mean the only evaluation is step 0. This script counts
+the batches the config's own reader and batcher make from the training corpus, then
+runs `spacy train` for the config's `max_epochs` over that data (at least `min_steps`)
+with `evals` evenly spaced dev evaluations, the last one on the final step, and a
+`warmup_linear` learning rate (if the config uses one) stretched over the same steps.
+Extra `--section.key value` options are config overrides, as for `spacy train`.
+"""
+import json
+import math
+import time
+from pathlib import Path
+
+import spacy
+import typer
+from spacy.cli._util import parse_config_overrides
+from spacy.util import load_config, registry
+from thinc.api import Config
+from wasabi import msg
+
+from cli_support import InputError, require_gpu, run_cli
+
+CODE = Path(__file__).with_name("distillation.py")
+
+
+def count_batches(config: Config) -> tuple:
+    """(examples, batches) in one epoch of the training corpus, as `spacy train` will see them."""
+    import distillation  # noqa: F401  (registers the project's readers)
+
+    section = config["training"]["train_corpus"].split(".")[-1]
+    blocks = {"corpus": config["corpora"][section], "batcher": config["training"]["batcher"]}
+    resolved = registry.resolve(blocks)
+    nlp = spacy.blank(config["nlp"]["lang"])
+    examples = list(resolved["corpus"](nlp))
+    batches = sum(1 for _ in resolved["batcher"](examples))
+    return len(examples), batches
+
+
+def plan_schedule(n_batches: int, epochs: int, min_steps: int, evals: int, warmup_share: float) -> dict:
+    """Steps, evaluation interval and warm-up for `epochs` passes (at least `min_steps` steps)."""
+    wanted = max(min_steps, epochs * n_batches, 1)
+    evals = max(1, min(evals, wanted))
+    eval_frequency = math.ceil(wanted / evals)
+    max_steps = eval_frequency * evals  # the final step is an evaluation
+    return {"steps_per_epoch": n_batches, "max_steps": max_steps, "eval_frequency": eval_frequency,
+            "evals": evals, "warmup_steps": math.ceil(warmup_share * max_steps),
+            "epochs_covered": round(max_steps / max(1, n_batches), 2)}
+
+
+def schedule_overrides(config: Config, plan: dict) -> dict:
+    overrides = {"training.max_steps": plan["max_steps"], "training.max_epochs": 0,
+                 "training.eval_frequency": plan["eval_frequency"], "training.patience": 0}
+    learn_rate = config["training"]["optimizer"].get("learn_rate")
+    if isinstance(learn_rate, dict) and learn_rate.get("@schedules") == "warmup_linear.v1":
+        overrides["training.optimizer.learn_rate.total_steps"] = plan["max_steps"]
+        overrides["training.optimizer.learn_rate.warmup_steps"] = plan["warmup_steps"]
+    return overrides
+
+
+def main(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., help="Training config (.cfg)"),
+    output_path: Path = typer.Argument(..., help="Writes model-best/, model-last/ and schedule.json here"),
+    evals: int = typer.Option(8, help="Dev evaluations over the run, the last on the final step"),
+    min_steps: int = typer.Option(0, help="Train at least this many steps, whatever the data size"),
+    warmup_share: float = typer.Option(0.1, help="Share of the steps the learning rate warms up over"),
+    gpu_id: int = typer.Option(-1, help="GPU id, or -1 for the CPU"),
+):
+    from spacy.cli.train import train as spacy_train
+
+    if not config_path.exists():
+        raise InputError(f"{config_path}: no such config; check the path")
+    if evals < 1 or min_steps < 0 or not 0.0 <= warmup_share < 1.0:
+        raise InputError(f"evals must be >= 1, min-steps >= 0 and warmup-share in [0, 1); got "
+                         f"{evals}, {min_steps}, {warmup_share}")
+    require_gpu(gpu_id)
+    overrides = parse_config_overrides(ctx.args)
+    config = load_config(config_path, overrides=overrides, interpolate=True)
+    epochs = config["training"]["max_epochs"]
+    if epochs < 1:
+        raise InputError(f"{config_path}: [training] max_epochs must be at least 1 (got {epochs}); "
+                         "this script sets the steps from it")
+    for key, value in config["paths"].items():
+        if key in ("train", "dev", "synthetic", "original") and (value is None or not Path(value).exists()):
+            raise InputError(f"paths.{key} = {value}: no such corpus; run the step that makes it first")
+    n_examples, n_batches = count_batches(config)
+    if n_examples == 0:
+        raise InputError(f"{config_path}: the training corpus is empty; check the paths")
+    plan = plan_schedule(n_batches, epochs, min_steps, evals, warmup_share)
+    plan.update(n_examples=n_examples, epochs=epochs)
+    msg.info(f"{n_examples} training examples in {n_batches} batches: {plan['max_steps']} steps "
+             f"({plan['epochs_covered']} epochs), evaluated every {plan['eval_frequency']}")
+    start = time.time()
+    spacy_train(config_path, output_path, use_gpu=gpu_id,
+                overrides={**overrides, **schedule_overrides(config, plan)})
+    plan["wall_seconds"] = round(time.time() - start, 1)
+    (output_path / "schedule.json").write_text(json.dumps(plan, indent=2))
+    msg.good(f"Trained in {plan['wall_seconds']:.0f} s; wrote {output_path}")
+
+
+if __name__ == "__main__":
+    import distillation  # noqa: F401  (registers what the configs name, for spacy train)
+
+    run_cli(main, config_overrides=True)
