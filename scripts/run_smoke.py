@@ -6,7 +6,6 @@ rounds and 1 training epoch. Archives fetched with pip are shared with the main
 project through smoke/assets/downloads, so they are fetched once.
 """
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,34 +14,19 @@ import typer
 from wasabi import msg
 
 from cli_support import InputError, run_cli
+from subproject import make_subproject
 
 SMOKE_VARS = {
     "n_train": 100, "n_dev": 100, "n_test": 100, "n_iter": 2, "max_synthetic": 1000,
     "speed_docs": 50, "speed_rounds": 1, "latency_docs": 20,
 }
-PROJECT_FILES = ("project.yml", "configs", "scripts")
 
 
 def main(
     smoke_dir: Path = typer.Argument(Path("smoke")),
     lang: str = typer.Option("nl"),
 ):
-    root = Path.cwd()
-    smoke_dir.mkdir(exist_ok=True)
-    for name in PROJECT_FILES:
-        target = smoke_dir / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        if (root / name).is_dir():
-            shutil.copytree(root / name, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(root / name, target)
-    downloads = root / "assets" / "downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
-    (smoke_dir / "assets").mkdir(exist_ok=True)
-    link = smoke_dir / "assets" / "downloads"
-    if not link.exists():
-        link.symlink_to(downloads.resolve(), target_is_directory=True)
+    make_subproject(smoke_dir, Path.cwd(), links=["assets/downloads"])
     overrides = [f"--vars.{k}={v}" for k, v in {**SMOKE_VARS, "lang": lang}.items()]
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": "--training.max_epochs=1"}
     cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(smoke_dir), *overrides]

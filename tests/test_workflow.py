@@ -17,8 +17,9 @@ from conftest import ROOT
 from fixtures import fixture_reviews, write_tagged_sentences
 
 TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "n_iter": 2, "max_synthetic": 200,
-             "speed_docs": 20, "speed_rounds": 1, "latency_docs": 5}
-TINY_TRAINING = "--training.max_steps=6 --training.eval_frequency=3 --training.max_epochs=0"
+             "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
+             "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2}
+TINY_TRAINING = "--training.max_epochs=1"
 METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "words_per_sec",
                  "latency_p50_ms", "latency_p95_ms"}
 
@@ -93,12 +94,24 @@ def test_metrics_follow_the_schema(project_run):
         assert METRIC_FIELDS <= set(model), name
         assert 0.0 <= model["accuracy"] <= 1.0 and model["docs_per_sec"] > 0 and model["params"] > 0
     assert all(m["size_mb"] > 0 for m in metrics["models"].values())
-    for key in ("error_reduction", "gap_closed"):
-        assert key in metrics and (metrics[key] is None or isinstance(metrics[key], float))
+    acc = {name: m["accuracy"] for name, m in metrics["models"].items()}
+    for name, m in metrics["models"].items():
+        assert m["accuracy_ci"][0] <= m["accuracy"] <= m["accuracy_ci"][1], name
+    diff = metrics["comparisons"]["student_vs_baseline"]
+    assert diff["difference"] == pytest.approx(acc["student"] - acc["baseline"])
+    assert diff["ci"][0] <= diff["difference"] <= diff["ci"][1]
+    gap = acc["teacher"] - acc["baseline"]
+    if metrics["why_null"] is None:
+        assert metrics["gap_closed"] == pytest.approx((acc["student"] - acc["baseline"]) / gap)
+        assert metrics["error_reduction"] == pytest.approx((acc["student"] - acc["baseline"]) / (1 - acc["baseline"]))
+    else:  # 20 test docs cannot show a gap: the ratios are withheld, with the reason
+        assert metrics["gap_closed"] is None and metrics["error_reduction"] is None
+        assert "gap" in metrics["why_null"]
+    assert metrics["teacher_gap"] == pytest.approx(gap)
     assert 0.0 <= metrics["student_teacher_agreement"] <= 1.0
     report = (project / "training/nl/report.md").read_text()
-    assert "| student |" in report and "accuracy_speed.png" in report
-    assert "| nl |" in (project / "training/summary.md").read_text()
+    assert "| student |" in report and "accuracy_speed.png" in report and "Student - baseline" in report
+    assert "| nl | nl |" in (project / "training/summary.md").read_text()
 
 
 def test_second_run_skips_every_finished_step(project_run, tiny_backbone):

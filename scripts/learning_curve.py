@@ -1,0 +1,124 @@
+"""Learning curve: baseline, teacher and student against the number of labelled reviews.
+
+One dev set and one large test set are fixed (dev first, then a training pool, then every
+other review as test; see make_corpus.py), and each training set is the first n reviews
+of the pool, so the sets are nested. At each size the whole per-run pipeline runs (teacher,
+augmentation, labelling, student, baseline, evaluation) in a project copy under
+training/curve-{lang}/project, so the main project's lockfile is left alone. A size whose
+metrics.json exists is not run again, and weasel resumes a size cut off part-way.
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import typer
+from wasabi import msg
+
+from cli_support import InputError, require, run_cli
+from measure import MODEL_NAMES, fmt_ci, fmt_pct
+from subproject import make_subproject
+
+# Shared with the main project: fetched data, the backbone and the taggers.
+LINKS = ("assets", "training/taggers")
+POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
+
+
+def run_point(project: Path, lang: str, n_train: int, pool: int, n_dev: int, seed: int) -> float:
+    overrides = {"lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
+                 "n_test": 0, "seed": seed, **POINT_VARS}
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "curve-point", str(project),
+           *[f"--vars.{k}={v}" for k, v in overrides.items()]]
+    start = time.time()
+    if subprocess.run(cmd).returncode != 0:
+        raise InputError(f"the curve point n_train={n_train} failed; see the step output above, then rerun "
+                         "(finished steps are skipped)")
+    return time.time() - start
+
+
+def plot(points: List[Dict], path: Path, lang: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = [p["n_train"] for p in points]
+    for name in MODEL_NAMES:
+        acc = [100 * p["models"][name]["accuracy"] for p in points]
+        lo = [100 * p["models"][name]["accuracy_ci"][0] for p in points]
+        hi = [100 * p["models"][name]["accuracy_ci"][1] for p in points]
+        ax.plot(sizes, acc, marker="o", label=name)
+        ax.fill_between(sizes, lo, hi, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("labelled training reviews")
+    ax.set_ylabel("test accuracy (%), 95% interval")
+    ax.set_title(f"{lang}: learning curve ({points[0]['n_test']} test reviews)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def curve_markdown(points: List[Dict], lang: str) -> str:
+    lines = [f"# Learning curve: {lang}", "",
+             f"Dev {points[0]['n_dev']} and test {points[0]['n_test']} reviews, the same at every size; "
+             "accuracy in %, 95% bootstrap intervals (paired for the difference).", "",
+             "| n_train | synthetic | baseline | teacher | student | student - baseline | gap closed | wall time |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in points:
+        diff = p["comparisons"]["student_vs_baseline"]
+        gap = f"{fmt_pct(p['gap_closed'])} {fmt_ci(p['gap_closed_ci'])}" if p["gap_closed"] is not None else "-"
+        wall = f"{p['wall_seconds'] / 60:.1f} min" if p.get("wall_seconds") else "-"
+        lines.append(f"| {p['n_train']} | {p['n_synthetic']} | "
+                     + " | ".join(f"{fmt_pct(p['models'][n]['accuracy'])} {fmt_ci(p['models'][n]['accuracy_ci'])}"
+                                  for n in MODEL_NAMES)
+                     + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)} | {gap} | {wall} |")
+    notes = [f"- n_train {p['n_train']}: gap closed not given, {p['why_null']}" for p in points if p["why_null"]]
+    return "\n".join(lines + [""] + notes + ["", "![learning curve](curve.png)", ""])
+
+
+def main(
+    lang: str = typer.Option("nl"),
+    sizes: str = typer.Option("100,200,500,1000", help="Comma-separated training-set sizes"),
+    pool: int = typer.Option(1000, help="Training pool; the largest size must fit in it"),
+    n_dev: int = typer.Option(500),
+    seed: int = typer.Option(0),
+):
+    try:
+        n_values = sorted({int(x) for x in sizes.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(f"sizes '{sizes}': give whole numbers separated by commas, e.g. 100,200,500,1000") from None
+    if not n_values or n_values[0] < 2 or n_values[-1] > pool:
+        raise InputError(f"sizes '{sizes}': each must be at least 2 and at most the pool ({pool}); fix the var "
+                         "curve_sizes or curve_pool")
+    root = Path.cwd()
+    require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
+    require(root / "training" / "taggers" / lang / "model-best", "the POS tagger", "tagger")
+    out_dir = root / "training" / f"curve-{lang}"
+    project = make_subproject(out_dir / "project", root, LINKS)
+    points = []
+    for n in n_values:
+        metrics_path = project / "training" / f"n{n}" / "metrics.json"
+        wall_path = metrics_path.with_name("wall.json")
+        if not metrics_path.exists():
+            msg.divider(f"learning curve: n_train = {n}")
+            wall_path.parent.mkdir(parents=True, exist_ok=True)
+            seconds = run_point(project, lang, n, pool, n_dev, seed)
+            wall_path.write_text(json.dumps({"wall_seconds": round(seconds, 1)}))
+        point = json.loads(metrics_path.read_text())
+        stats = json.loads((project / "corpus" / f"n{n}" / "stats.json").read_text())
+        point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"],
+                     wall_seconds=json.loads(wall_path.read_text())["wall_seconds"] if wall_path.exists() else None)
+        points.append(point)
+    (out_dir / "curve.json").write_text(json.dumps(points, indent=2))
+    (out_dir / "curve.md").write_text(curve_markdown(points, lang))
+    plot(points, out_dir / "curve.png", lang)
+    msg.good(f"Wrote {out_dir / 'curve.md'}, curve.json and curve.png")
+
+
+if __name__ == "__main__":
+    run_cli(main)

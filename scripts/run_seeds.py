@@ -1,0 +1,147 @@
+"""Train student and baseline with several seeds against one teacher and one synthetic set.
+
+Seeds change initialisation, dropout and batch order; the teacher, the synthetic data
+and the test set stay fixed. Each model is scored on every test doc, so seeds pool on
+the same bootstrap resamples: the interval of student - baseline covers both test-set
+sampling and the average over seeds. Both checkpoints are scored on dev and test, to
+show how far early stopping on dev (model-best) flatters the dev number.
+Finished seeds are skipped, so an interrupted run resumes.
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import numpy
+import spacy
+import typer
+from spacy.tokens import DocBin
+from wasabi import msg
+
+import distillation  # noqa: F401  (registers the student's component)
+from cli_support import InputError, require, run_cli
+from evaluate import score_docs
+from measure import (MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct, paired_difference,
+                     resample_indices)
+
+CHECKPOINTS = ("model-best", "model-last")
+SCRIPTS = Path(__file__).parent
+
+
+def train_args(model: str, run: str, student_original: str) -> List[str]:
+    corpus = Path("corpus") / run
+    if model == "student":
+        return ["configs/student.cfg", "--paths.synthetic", str(corpus / "synthetic.spacy"),
+                "--paths.original", str(corpus / f"{student_original}.spacy")]
+    return ["configs/baseline.cfg", "--paths.train", str(corpus / "train.spacy")]
+
+
+def train_seed(model: str, seed: int, output: Path, run: str, lang: str, student_original: str,
+               evals: int, gpu_id: int) -> float:
+    config, *paths = train_args(model, run, student_original)
+    cmd = [sys.executable, str(SCRIPTS / "train.py"), config, str(output), "--evals", str(evals),
+           "--gpu-id", str(gpu_id), *paths, "--paths.dev", str(Path("corpus") / run / "dev.spacy"),
+           "--nlp.lang", lang, "--system.seed", str(seed)]
+    start = time.time()
+    if subprocess.run(cmd).returncode != 0:
+        raise InputError(f"training the {model} with seed {seed} failed; see the spaCy output above")
+    return time.time() - start
+
+
+def main(
+    run: str = typer.Argument(..., help="The run's folder under corpus/ and training/"),
+    n_seeds: int = typer.Option(3, help="Seeds 0..n-1"),
+    checkpoint: str = typer.Option("model-last", help="The checkpoint the headline numbers use"),
+    evals: int = typer.Option(10),
+    student_original: str = typer.Option("train_teacher"),
+    lang: str = typer.Option("nl"),
+    gpu_id: int = typer.Option(-1),
+):
+    if n_seeds < 2:
+        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
+    if checkpoint not in CHECKPOINTS:
+        raise InputError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got '{checkpoint}'")
+    corpus, training = Path("corpus") / run, Path("training") / run
+    teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "train-teacher")
+    for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
+        require(corpus / name, name, step)
+    wall: Dict[str, Dict[int, float]] = {"student": {}, "baseline": {}}
+    for seed in range(n_seeds):
+        for model in ("student", "baseline"):
+            output = training / "seeds" / str(seed) / model
+            if all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists():
+                wall[model][seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
+                msg.info(f"Seed {seed} {model}: already trained")
+                continue
+            msg.divider(f"seed {seed}: {model}")
+            wall[model][seed] = train_seed(model, seed, output, run, lang, student_original, evals, gpu_id)
+    vocab = spacy.blank(lang).vocab
+    gold = {split: list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(vocab)) for split in ("dev", "test")}
+    indices = resample_indices(len(gold["test"]))
+    teacher = spacy.load(teacher_path)
+    teacher_correct = score_docs(teacher, gold["test"])[0]
+    # correct[model][checkpoint][split]: (n_seeds, n_docs)
+    correct = {m: {c: {s: [] for s in gold} for c in CHECKPOINTS} for m in ("student", "baseline")}
+    for model in correct:
+        for seed in range(n_seeds):
+            for ckpt in CHECKPOINTS:
+                nlp = spacy.load(training / "seeds" / str(seed) / model / ckpt)
+                for split, docs in gold.items():
+                    correct[model][ckpt][split].append(score_docs(nlp, docs)[0])
+    chosen = {m: numpy.array(correct[m][checkpoint]["test"]) for m in correct}
+    models = {m: accuracy_summary(chosen[m], indices) for m in chosen}
+    models["teacher"] = accuracy_summary(teacher_correct, indices)
+    drift = {m: {c: {"dev": float(numpy.mean(correct[m][c]["dev"])), "test": float(numpy.mean(correct[m][c]["test"])),
+                     "dev_minus_test_per_seed": [float(numpy.mean(d) - numpy.mean(t)) for d, t in
+                                                 zip(correct[m][c]["dev"], correct[m][c]["test"])]}
+                 for c in CHECKPOINTS} for m in correct}
+    result = {
+        "run": run, "lang": lang, "n_seeds": n_seeds, "checkpoint": checkpoint, "n_test": len(gold["test"]),
+        "models": models,
+        "student_vs_baseline": paired_difference(chosen["student"], chosen["baseline"], indices),
+        "student_vs_teacher": paired_difference(chosen["student"], teacher_correct, indices),
+        **distillation_ratios(chosen["baseline"], teacher_correct, chosen["student"], indices),
+        "dev_test_drift": drift,
+        "wall_seconds": {m: {str(k): round(v, 1) for k, v in w.items()} for m, w in wall.items()},
+    }
+    (training / "seeds.json").write_text(json.dumps(result, indent=2))
+    (training / "seeds.md").write_text(seeds_markdown(result))
+    diff = result["student_vs_baseline"]
+    msg.good(f"student - baseline over {n_seeds} seeds: {100 * diff['difference']:+.2f} points "
+             f"{fmt_ci(diff['ci'], True)}; wrote {training / 'seeds.json'} and seeds.md")
+
+
+def seeds_markdown(r: Dict) -> str:
+    lines = [f"# {r['run']}: {r['n_seeds']} seeds ({r['checkpoint']}), {r['n_test']} test reviews", "",
+             "| model | per seed | mean ± sd | pooled 95% interval |", "|---|---|---:|---:|"]
+    for name in MODEL_NAMES:
+        m = r["models"][name]
+        per_seed = " / ".join(fmt_pct(x) for x in m.get("per_seed", [m["accuracy"]]))
+        sd = f" ± {100 * m['sd']:.2f}" if "sd" in m else " (one teacher)"
+        lines.append(f"| {name} | {per_seed} | {100 * m['accuracy']:.2f}{sd} | {fmt_ci(m['ci'])} |")
+    lines.append("")
+    for key, label in (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher")):
+        d = r[key]
+        verdict = "" if d["excludes_zero"] else "; no measurable difference (the interval spans 0)"
+        lines.append(f"- {label}: {100 * d['difference']:+.2f} points, pooled paired 95% interval "
+                     f"{fmt_ci(d['ci'], True)}, per seed {', '.join(f'{100 * x:+.1f}' for x in d['per_seed'])}"
+                     f"{verdict}")
+    if r["why_null"]:
+        lines.append(f"- Gap closed and error reduction are not given: {r['why_null']}.")
+    else:
+        lines.append(f"- Gap closed: {fmt_pct(r['gap_closed'])}% {fmt_ci(r['gap_closed_ci'])}; error reduction "
+                     f"{fmt_pct(r['error_reduction'])}% {fmt_ci(r['error_reduction_ci'])}")
+    lines += ["", "Dev against test accuracy (mean over seeds): how far each checkpoint's dev number flatters it.", "",
+              "| model | checkpoint | dev | test | dev - test |", "|---|---|---:|---:|---:|"]
+    for model, by_ckpt in r["dev_test_drift"].items():
+        for ckpt, d in by_ckpt.items():
+            lines.append(f"| {model} | {ckpt} | {fmt_pct(d['dev'])} | {fmt_pct(d['test'])} | "
+                         f"{100 * (d['dev'] - d['test']):+.1f} |")
+    lines += ["", "Training wall time per seed (s): " + json.dumps(r["wall_seconds"]), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    run_cli(main)
