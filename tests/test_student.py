@@ -49,20 +49,21 @@ def mean_abs_error(nlp, examples):
     return sum(abs(d.cats["POS"] - eg.reference.cats["POS"]) for d, eg in zip(docs, examples)) / len(docs)
 
 
-@pytest.mark.parametrize("loss", ["distill.mse_probs.v1", "distill.soft_cross_entropy.v1", "distill.mse_logits.v1"])
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-def test_each_architecture_learns_soft_labels_through_the_component(arch, loss):
-    nlp = load_model_from_config(student_config(ARCHITECTURES[arch], loss), auto_fill=True)
+def test_student_config_trains_through_nlp_update_to_the_soft_targets():
+    """The component's wiring (get_loss, missing labels, the output kind of the default
+    ensemble) takes its predictions to graded targets such as 0.6, not to 0 or 1.
+    Whether each loss hands each output layer the right gradient is test_losses.py's job."""
+    nlp = load_model_from_config(student_config(ARCHITECTURES["ensemble"]), auto_fill=True)
     examples = soft_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)
     before = mean_abs_error(nlp, examples)
-    for _ in range(50):
-        losses = nlp.update(examples, sgd=optimizer, drop=0.0)
-    assert losses["textcat"] == losses["textcat"]  # not NaN
+    for _ in range(100):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
     after = mean_abs_error(nlp, examples)
-    assert after < before * 0.7, (before, after)
-    doc = nlp("Het boek is prachtig")
-    assert set(doc.cats) == {"POS", "NEG"} and sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
+    assert after < 0.05 < before, (before, after)
+    doc = nlp("Best aardig boek")
+    assert doc.cats["POS"] == pytest.approx(0.6, abs=0.1)
+    assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
 
 
 @pytest.mark.parametrize("cats", [{"POS": 0.7, "NEG": 0.7}, {"POS": 1.2, "NEG": -0.2}])
@@ -84,18 +85,21 @@ def test_builtin_textcat_would_reject_soft_labels():
         nlp.initialize(lambda: examples)
 
 
-def test_training_corpus_reads_synthetic_then_original(tmp_path):
+def test_training_corpus_reads_every_synthetic_and_original_example_once(tmp_path):
+    from collections import Counter
+
     from distillation import create_training_corpus
 
     nlp = spacy.blank("nl")
-    for name, texts in (("synthetic", ["a <mask> b", "c d"]), ("original", ["echte review"])):
+    texts = {"synthetic": ["a <mask> b", "c d"], "original": ["echte review", "c d"]}
+    for name, batch in texts.items():
         db = DocBin()
-        for doc in nlp.pipe(texts):
+        for doc in nlp.pipe(batch):
             doc.cats = {"POS": 0.5, "NEG": 0.5}
             db.add(doc)
         db.to_disk(tmp_path / f"{name}.spacy")
     read = create_training_corpus(str(tmp_path / "synthetic.spacy"), str(tmp_path / "original.spacy"))
-    assert [eg.reference.text for eg in read(nlp)] == ["a <mask> b", "c d", "echte review"]
+    assert Counter(eg.reference.text for eg in read(nlp)) == Counter(texts["synthetic"] + texts["original"])
 
 
 def test_baseline_has_the_students_architecture_and_training_settings():

