@@ -55,8 +55,7 @@ def run_all(project, tiny_backbone):
                           capture_output=True, text=True, env=env, cwd=project)
 
 
-@pytest.fixture(scope="module")
-def project_run(tmp_path_factory, tiny_backbone):
+def make_project(tmp_path_factory):
     from weasel.cli.run import update_lockfile
     from weasel.util import load_project_config
 
@@ -68,6 +67,12 @@ def project_run(tmp_path_factory, tiny_backbone):
     config = load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
     fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
     update_lockfile(project, fetch)
+    return project, config
+
+
+@pytest.fixture(scope="module")
+def project_run(tmp_path_factory, tiny_backbone):
+    project, config = make_project(tmp_path_factory)
     first = run_all(project, tiny_backbone)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
     return project, config, first
@@ -143,3 +148,56 @@ def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_ru
                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert run.stdout.startswith("ok")
+
+
+DATA_ROOTS = ("corpus/", "training/", "configs/", "assets/", "packages/")
+
+
+@pytest.mark.parametrize("overrides", [{}, {"vars.student_original": "train", "vars.checkpoint": "model-best"}])
+def test_every_path_a_step_reads_or_writes_is_declared(overrides):
+    """weasel skips a step when its declared deps and outputs are unchanged, so a path the
+    script reads but the step does not declare would make a rerun skip wrongly."""
+    from weasel.util import load_project_config
+
+    config = load_project_config(ROOT, overrides=overrides)
+    for command in config["commands"]:
+        declared = [*command.get("deps", []), *command.get("outputs", [])]
+        for line in command["script"]:
+            for token in line.split():
+                if not token.startswith(DATA_ROOTS):
+                    continue
+                covered = token in declared or any(d.startswith(token.rstrip("/") + "/") for d in declared) \
+                    or any(token.startswith(d.rstrip("/") + "/") for d in declared)
+                assert covered, f"{command['name']}: {token} is neither a dep nor an output"
+
+
+def test_a_rerun_with_the_same_seed_reproduces_data_labels_and_metrics(project_run, tiny_backbone,
+                                                                       tmp_path_factory):
+    """Same seed, same machine: the corpus, the synthetic set, the teacher's labels and every
+    test metric except speed come out the same. (Across machines, floating-point differences
+    in training the tagger, teacher and small models can change them.)"""
+    import spacy
+    from spacy.tokens import DocBin
+
+    first, _, _ = project_run
+    second, _ = make_project(tmp_path_factory)
+    result = run_all(second, tiny_backbone)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for split in ("train", "dev", "test"):
+        assert (first / f"corpus/nl/{split}.spacy").read_bytes() == (second / f"corpus/nl/{split}.spacy").read_bytes()
+    vocab = spacy.blank("nl").vocab
+
+    def docs(project, name):
+        return [(d.text, d.cats) for d in DocBin().from_disk(project / f"corpus/nl/{name}.spacy").get_docs(vocab)]
+
+    assert docs(first, "augmented") == docs(second, "augmented")
+    for name in ("synthetic", "train_teacher"):
+        a, b = docs(first, name), docs(second, name)
+        assert [t for t, _ in a] == [t for t, _ in b]
+        for (_, cats_a), (_, cats_b) in zip(a, b):
+            assert cats_a["POS"] == pytest.approx(cats_b["POS"], abs=1e-6)
+    m1, m2 = (json.loads((p / "training/nl/metrics.json").read_text()) for p in (first, second))
+    for name in m1["models"]:
+        for key in ("accuracy", "accuracy_ci", "macro_f", "auc", "params"):
+            assert m1["models"][name][key] == m2["models"][name][key], (name, key)
+    assert m1["comparisons"] == m2["comparisons"]
