@@ -94,3 +94,22 @@ def test_teacher_cfg_freezes_the_word_embeddings_but_trains_the_encoder(tiny_tea
     changed = [not numpy.array_equal(a.detach().numpy(), b.detach().numpy())
                for (name, a), (_, b) in zip(after.encoder.named_parameters(), before.encoder.named_parameters())]
     assert any(changed)
+
+
+def test_teacher_vectors_cover_case_forms_and_only_listed_or_training_words(tiny_teacher, tiny_corpus, tmp_path):
+    from conftest import run_script
+    from fixtures import NEG_WORDS, POS_WORDS
+
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(POS_WORDS + NEG_WORDS + ["123", "http://x"]), encoding="utf-8")
+    result = run_script("make_vectors.py", tiny_teacher, tmp_path / "vectors", "--word-list", words,
+                        "--dims", 4, "--train-path", tiny_corpus / "train.spacy")
+    assert result.returncode == 0, result.stderr[-2000:]
+    nlp = spacy.load(tmp_path / "vectors")
+    assert nlp.vocab.vectors.shape[1] == 4
+    for form in ("prachtig", "Prachtig", "PRACHTIG"):
+        assert nlp.vocab.has_vector(form), form
+    numpy.testing.assert_array_equal(nlp.vocab["saai"].vector, nlp.vocab["SAAI"].vector)
+    assert not numpy.array_equal(nlp.vocab["saai"].vector, nlp.vocab["prachtig"].vector)
+    assert nlp.vocab.has_vector("verhaal")  # a training word, not in the list
+    assert not nlp.vocab.has_vector("123") and not nlp.vocab.has_vector("onbekend")

@@ -1,0 +1,135 @@
+"""Static word vectors derived from the fine-tuned teacher, for the student's embeddings.
+
+Each word of a general frequency list (wordfreq's, never dev or test text) plus the
+words of the training reviews is run alone through the teacher's transformer; its
+output is mean-pooled over the word's pieces and reduced by PCA. The fine-tuned
+teacher puts its sentiment into these vectors: the first component is mostly its
+POS/NEG direction. Each vector is stored under the word's lower, Title and UPPER form
+(one row, three keys), because a spaCy vectors table looks words up by exact form.
+Writes a spaCy pipeline folder that `[initialize] vectors` can name.
+"""
+import gzip
+import json
+import re
+import time
+from pathlib import Path
+from typing import List
+
+import numpy
+import spacy
+import srsly
+import typer
+from spacy.tokens import DocBin
+from spacy.vectors import Vectors
+from wasabi import msg
+
+import distillation  # noqa: F401  (registers what the teacher's config names)
+from cli_support import InputError, require, run_cli
+from fetch_assets import RAW, fetch
+
+WORD = re.compile(r"^[^\W\d_][\w'-]*$")  # words only: no numbers, punctuation or URLs
+
+
+def frequent_words(lang: str, n_words: int) -> List[str]:
+    fetch(["wordfreq"])
+    path = RAW / "wordfreq" / f"large_{lang}.msgpack.gz"
+    if not path.exists():
+        have = sorted(p.name[6:8] for p in (RAW / "wordfreq").glob("large_*.msgpack.gz"))
+        raise InputError(f"lang '{lang}': wordfreq has no large word list for it (it has {', '.join(have)}); "
+                         "set the var vectors_words to 0 to train the student without teacher vectors")
+    bins = srsly.msgpack_loads(gzip.decompress(path.read_bytes()))[1:]  # [0] is the format header
+    words = []
+    for band in bins:
+        words.extend(w for w in band if WORD.match(w))
+        if len(words) >= n_words:
+            break
+    return words[:n_words]
+
+
+def embed_words(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
+    """Mean of the teacher transformer's last hidden states over each word's pieces."""
+    import torch
+
+    trf = teacher.get_pipe("transformer").model
+    model, tokenizer = trf.transformer, trf.tokenizer
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(words), batch_size):
+            batch = tokenizer(words[start:start + batch_size], padding=True, return_tensors="pt",
+                              return_special_tokens_mask=True)
+            special = batch.pop("special_tokens_mask")
+            hidden = model(**batch).last_hidden_state
+            mask = (batch["attention_mask"] * (1 - special)).unsqueeze(-1).float()
+            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+    return numpy.concatenate(out).astype("float32")
+
+
+def pca(matrix: numpy.ndarray, dims: int):
+    centred = matrix - matrix.mean(axis=0, keepdims=True)
+    _, singular, components = numpy.linalg.svd(centred, full_matrices=False)
+    explained = singular ** 2 / (singular ** 2).sum()
+    return (centred @ components[:dims].T).astype("float32"), explained[:dims]
+
+
+def case_forms(word: str) -> List[str]:
+    return list(dict.fromkeys([word.lower(), word[:1].upper() + word[1:].lower(), word.upper()]))
+
+
+def main(
+    teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
+    output_dir: Path = typer.Argument(..., help="Writes a spaCy pipeline folder with the vectors here"),
+    lang: str = typer.Option("nl"),
+    n_words: int = typer.Option(40000, help="Most frequent words of the general word list"),
+    dims: int = typer.Option(96, help="Dimensions kept by PCA"),
+    train_path: Path = typer.Option(None, help="Training reviews whose words are added too"),
+    word_list: Path = typer.Option(None, help="Your own word list (one word per line, most frequent "
+                                   "first) instead of wordfreq's"),
+    batch_size: int = typer.Option(256),
+):
+    if n_words < 1 or dims < 1 or batch_size < 1:
+        raise InputError(f"n-words, dims and batch-size must be at least 1, got {n_words}, {dims}, {batch_size}")
+    require(teacher_path, "the trained teacher", "train-teacher")
+    if word_list is not None:
+        lines = require(word_list, "the word list", "(none: give an existing file)").read_text(encoding="utf-8")
+        words = list(dict.fromkeys(w.strip() for w in lines.splitlines() if WORD.match(w.strip())))[:n_words]
+    else:
+        words = frequent_words(lang, n_words)
+    if train_path is not None:
+        vocab = spacy.blank(lang).vocab
+        seen = set(words)
+        for doc in DocBin().from_disk(require(train_path, "the training reviews", "corpus")).get_docs(vocab):
+            for token in doc:
+                word = token.lower_
+                if word not in seen and WORD.match(word):
+                    seen.add(word)
+                    words.append(word)
+    if dims > min(len(words), 384 * 4):
+        raise InputError(f"dims {dims} is more than the {len(words)} words allow; lower the var vectors_dims")
+    teacher = spacy.load(teacher_path)
+    start = time.time()
+    embedded = embed_words(teacher, words, batch_size)
+    reduced, explained = pca(embedded, min(dims, embedded.shape[1]))
+    vectors = Vectors(strings=teacher.vocab.strings, shape=reduced.shape)
+    vectors.data[:] = reduced
+    for row, word in enumerate(words):
+        for form in case_forms(word):
+            vectors.add(form, row=row)
+    nlp = spacy.blank(lang)
+    nlp.vocab.vectors = vectors
+    for word in words:
+        for form in case_forms(word):
+            nlp.vocab.strings.add(form)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(output_dir)
+    info = {"words": len(words), "keys": vectors.n_keys, "dims": int(reduced.shape[1]),
+            "explained_variance": [round(float(x), 4) for x in explained[:10]],
+            "explained_total": round(float(explained.sum()), 4), "seconds": round(time.time() - start, 1),
+            "size_mb": round(sum(f.stat().st_size for f in output_dir.rglob("*") if f.is_file()) / 1e6, 1)}
+    (output_dir / "vectors_info.json").write_text(json.dumps(info, indent=2))
+    msg.good(f"{len(words)} words ({vectors.n_keys} keys with case forms) x {info['dims']} dims in {output_dir}; "
+             f"first component explains {100 * explained[0]:.0f}% of the variance")
+
+
+if __name__ == "__main__":
+    run_cli(main)
