@@ -139,6 +139,11 @@ def main(
         results[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
     gold_pos = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in gold], dtype=int)
     results["teacher"]["calibration"] = calibration(p_pos["teacher"], gold_pos)
+    if synthetic_path and synthetic_path.exists():  # the labels the student learns from
+        labels = numpy.array([d.cats.get("POS", 0.0) for d in DocBin().from_disk(synthetic_path).get_docs(
+            models["student"].vocab)])
+        results["teacher"]["calibration"]["synthetic_p_pos_histogram"] = [
+            int(x) for x in numpy.histogram(labels, bins=10, range=(0.0, 1.0))[0]]
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
     rounds_out = {name: [] for name in MODEL_NAMES}

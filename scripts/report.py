@@ -50,7 +50,9 @@ def calibration_line(cal) -> str:
         return ""
     return (f"- Teacher calibration on test: log-loss {cal['log_loss']:.3f}, ECE {cal['ece']:.3f}, P(POS) from "
             f"{cal['p_pos_range'][0]:.3f} to {cal['p_pos_range'][1]:.3f}; histogram over 10 bins of P(POS): "
-            f"{cal['p_pos_histogram']}.")
+            f"{cal['p_pos_histogram']} on test"
+            + (f", {cal['synthetic_p_pos_histogram']} on the synthetic set" if "synthetic_p_pos_histogram" in cal else "")
+            + ".")
 
 
 def plot(metrics: Dict, path: Path) -> None:
