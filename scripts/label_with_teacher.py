@@ -60,13 +60,33 @@ def write_atomically(db: DocBin, path: Path) -> None:
     os.replace(tmp, path)  # a chunk file exists only once it is complete
 
 
-def label_docs(teacher, docs: List[Doc], batch_size: int) -> None:
+def label_docs(teacher, docs: List[Doc], batch_size: int, temperature: float) -> None:
+    import numpy
     import torch
 
     with torch.no_grad():
         for doc, scored in zip(docs, teacher.pipe((d.text for d in docs), batch_size=batch_size)):
-            total = sum(scored.cats.values())
-            doc.cats = {label: float(p) / total for label, p in scored.cats.items()}
+            labels = list(scored.cats)
+            p = numpy.array([scored.cats[label] for label in labels], dtype="float64")
+            if temperature != 1.0:
+                logp = numpy.log(numpy.clip(p, 1e-13, 1.0)) / temperature
+                p = numpy.exp(logp - logp.max())
+            doc.cats = {label: float(x) for label, x in zip(labels, p / p.sum())}
+
+
+def read_temperature(value: str, temperature_file: Path) -> float:
+    """A number, or "fitted": the temperature the calibrate step fitted on dev."""
+    if value == "fitted":
+        data = require(temperature_file, "the fitted temperature", "calibrate-teacher").read_text()
+        return float(json.loads(data)["temperature"])
+    try:
+        temperature = float(value)
+    except ValueError:
+        temperature = 0.0
+    if not temperature > 0:
+        raise InputError(f"temperature '{value}': give a number above 0 (1 keeps the teacher's probabilities) "
+                         "or 'fitted'; fix the var teacher_temperature")
+    return temperature
 
 
 def main(
@@ -77,11 +97,15 @@ def main(
     chunk_size: int = typer.Option(1000, help="Docs per chunk file"),
     batch_size: int = typer.Option(64, help="Docs per teacher batch"),
     gpu_id: int = typer.Option(-1, help="GPU to run the teacher on; -1 for CPU"),
+    temperature: str = typer.Option("1.0", help="Divide the teacher's log-probabilities by this; 'fitted' reads "
+                                    "--temperature-file"),
+    temperature_file: Path = typer.Option(None, help="JSON from calibrate_teacher.py"),
 ):
     require(teacher_path, "the trained teacher", "train-teacher")
     require(input_path, "the docs to label", "augment")
     if chunk_size < 1 or batch_size < 1:
         raise InputError(f"chunk-size and batch-size must be at least 1, got {chunk_size} and {batch_size}")
+    temperature_value = read_temperature(temperature, temperature_file)
     require_gpu(gpu_id)
     chunk_dir = chunk_dir or output_path.with_suffix(".chunks")
     teacher = spacy.load(teacher_path)
@@ -89,7 +113,8 @@ def main(
     order = sorted(range(len(docs)), key=lambda i: (len(docs[i].text), i))
     chunks = [order[start:start + chunk_size] for start in range(0, len(order), chunk_size)]
     prepare_chunk_dir(chunk_dir, {"teacher": folder_fingerprint(teacher_path), "input": sha256_of(input_path),
-                                  "n_docs": len(docs), "chunk_size": chunk_size, "batch_size": batch_size})
+                                  "n_docs": len(docs), "chunk_size": chunk_size, "batch_size": batch_size,
+                                  "temperature": temperature_value})
     done = [i for i in range(len(chunks)) if chunk_path(chunk_dir, i).exists()]
     if done:
         msg.info(f"Resuming: {len(done)} of {len(chunks)} chunks already labelled")
@@ -99,7 +124,7 @@ def main(
             if index in done:
                 continue
             batch = [docs[i] for i in members]
-            label_docs(teacher, batch, batch_size)
+            label_docs(teacher, batch, batch_size, temperature_value)
             db = DocBin(store_user_data=True)
             for i, doc in zip(members, batch):
                 doc.user_data["input_index"] = i
@@ -119,7 +144,8 @@ def main(
     write_atomically(merged, output_path)
     shutil.rmtree(chunk_dir)
     mean_pos = sum(d.cats.get("POS", 0.0) for d in labelled.values()) / max(1, len(docs))
-    msg.good(f"Labelled {len(docs)} docs into {output_path} (mean P(POS) {mean_pos:.3f})")
+    msg.good(f"Labelled {len(docs)} docs into {output_path} (mean P(POS) {mean_pos:.3f}, temperature "
+             f"{temperature_value:.2f})")
 
 
 if __name__ == "__main__":

@@ -98,3 +98,30 @@ def test_chunks_of_another_teacher_are_discarded_not_reused(tiny_teacher, docs_t
     assert result.returncode == 0, result.stderr[-2000:]
     assert "another teacher" in result.stdout + result.stderr
     assert all(d.cats["POS"] != 0.123 for d in read(out))
+
+
+def test_temperature_softens_the_teachers_probabilities_without_changing_its_choice(tiny_teacher, docs_to_label,
+                                                                                    tmp_path):
+    import json
+    import math
+
+    path, _ = docs_to_label
+    outs = {}
+    for value in ("1.0", "fitted"):
+        (tmp_path / "t.json").write_text(json.dumps({"temperature": 3.0}))
+        out = tmp_path / f"labels-{value}.spacy"
+        result = run_script("label_with_teacher.py", tiny_teacher, path, out, "--temperature", value,
+                            "--temperature-file", tmp_path / "t.json")
+        assert result.returncode == 0, result.stderr[-2000:]
+        outs[value] = read(out)
+    for raw, soft in zip(outs["1.0"], outs["fitted"]):
+        logit = math.log(raw.cats["POS"] / raw.cats["NEG"])
+        assert soft.cats["POS"] == pytest.approx(1 / (1 + math.exp(-logit / 3.0)), abs=1e-5)
+        assert (raw.cats["POS"] > 0.5) == (soft.cats["POS"] > 0.5)
+
+
+def test_a_temperature_that_is_not_a_positive_number(tiny_teacher, docs_to_label, tmp_path):
+    path, _ = docs_to_label
+    result = run_script("label_with_teacher.py", tiny_teacher, path, tmp_path / "o.spacy", "--temperature", "-2")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "temperature '-2': give a number above 0" in result.stderr

@@ -113,3 +113,16 @@ def test_teacher_vectors_cover_case_forms_and_only_listed_or_training_words(tiny
     assert not numpy.array_equal(nlp.vocab["saai"].vector, nlp.vocab["prachtig"].vector)
     assert nlp.vocab.has_vector("verhaal")  # a training word, not in the list
     assert not nlp.vocab.has_vector("123") and not nlp.vocab.has_vector("onbekend")
+
+
+def test_fitted_temperature_undoes_a_known_overconfidence():
+    from calibrate_teacher import apply_temperature, fit_temperature
+
+    rng = numpy.random.default_rng(0)
+    true_log_odds = rng.normal(0.0, 2.0, size=20000)
+    gold = (rng.random(20000) < 1 / (1 + numpy.exp(-true_log_odds))).astype(int)
+    overconfident = 1 / (1 + numpy.exp(-4.0 * true_log_odds))  # log-odds 4x too large
+    temperature = fit_temperature(overconfident, gold)
+    assert temperature == pytest.approx(4.0, rel=0.1)
+    calibrated = apply_temperature(overconfident, temperature)
+    assert numpy.argmax([1 - calibrated, calibrated], axis=0).tolist() == (overconfident > 0.5).astype(int).tolist()
