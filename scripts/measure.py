@@ -106,3 +106,20 @@ def fmt_ci(ci: Optional[Sequence[float]], signed: bool = False) -> str:
         return "-"
     form = "{:+.1f}" if signed else "{:.1f}"
     return f"[{form.format(100 * ci[0])}, {form.format(100 * ci[1])}]"
+
+
+def difference_line(label: str, d: Dict) -> str:
+    """One markdown bullet for a paired difference, saying so when it is not measurable."""
+    verdict = "" if d["excludes_zero"] else " (no measurable difference: the interval spans 0)"
+    per_seed = f", per seed {', '.join(f'{100 * x:+.1f}' for x in d['per_seed'])}" if "per_seed" in d else ""
+    p_values = ", ".join(f"{p:.3f}" for p in d["mcnemar_p"])
+    return (f"- {label}: {100 * d['difference']:+.2f} points, paired 95% interval {fmt_ci(d['ci'], True)}"
+            f"{per_seed}; McNemar p = {p_values}{verdict}")
+
+
+def ratios_line(r: Dict) -> str:
+    if r["why_null"]:
+        return f"- Gap closed and error reduction are not given: {r['why_null']}."
+    return (f"- Baseline-to-teacher gap closed by the student: {fmt_pct(r['gap_closed'])}% "
+            f"{fmt_ci(r['gap_closed_ci'])}; error reduction over the baseline: {fmt_pct(r['error_reduction'])}% "
+            f"{fmt_ci(r['error_reduction_ci'])}")

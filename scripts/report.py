@@ -7,7 +7,7 @@ import typer
 from wasabi import msg
 
 from cli_support import require, run_cli
-from measure import MODEL_NAMES, fmt_ci, fmt_pct
+from measure import MODEL_NAMES, difference_line, fmt_ci, fmt_pct, ratios_line
 
 # baseline and student share a size and speed, so their labels go above and below
 LABEL_OFFSETS = {"baseline": (10, 8), "teacher": (10, -4), "student": (10, -22)}
@@ -28,21 +28,10 @@ def model_table(metrics: Dict) -> str:
 
 
 def comparison_lines(metrics: Dict) -> str:
-    lines = []
-    for key, label in (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"),
-                       ("teacher_vs_baseline", "Teacher - baseline")):
-        c = metrics["comparisons"][key]
-        verdict = "" if c["excludes_zero"] else " (no measurable difference: the interval spans 0)"
-        lines.append(f"- {label}: {100 * c['difference']:+.1f} points, 95% interval {fmt_ci(c['ci'], True)}, "
-                     f"McNemar p = {c['mcnemar_p'][0]:.3f}{verdict}")
-    if metrics["why_null"]:
-        lines.append(f"- Gap closed and error reduction are not given: {metrics['why_null']}.")
-    else:
-        lines.append(f"- Baseline-to-teacher gap closed by the student: {fmt_pct(metrics['gap_closed'])}% "
-                     f"{fmt_ci(metrics['gap_closed_ci'])}")
-        lines.append(f"- Error reduction of the student over the baseline: {fmt_pct(metrics['error_reduction'])}% "
-                     f"{fmt_ci(metrics['error_reduction_ci'])}")
-    return "\n".join(lines)
+    labels = (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"),
+              ("teacher_vs_baseline", "Teacher - baseline"))
+    return "\n".join([difference_line(label, metrics["comparisons"][key]) for key, label in labels]
+                     + [ratios_line(metrics)])
 
 
 def calibration_line(cal) -> str:

@@ -23,8 +23,8 @@ from wasabi import msg
 import distillation  # noqa: F401  (registers the student's component)
 from cli_support import InputError, require, run_cli
 from evaluate import score_docs
-from measure import (MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct, paired_difference,
-                     resample_indices)
+from measure import (MODEL_NAMES, accuracy_summary, difference_line, distillation_ratios, fmt_ci, fmt_pct,
+                     paired_difference, ratios_line, resample_indices)
 
 CHECKPOINTS = ("model-best", "model-last")
 SCRIPTS = Path(__file__).parent
@@ -122,17 +122,9 @@ def seeds_markdown(r: Dict) -> str:
         sd = f" ± {100 * m['sd']:.2f}" if "sd" in m else " (one teacher)"
         lines.append(f"| {name} | {per_seed} | {100 * m['accuracy']:.2f}{sd} | {fmt_ci(m['ci'])} |")
     lines.append("")
-    for key, label in (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher")):
-        d = r[key]
-        verdict = "" if d["excludes_zero"] else "; no measurable difference (the interval spans 0)"
-        lines.append(f"- {label}: {100 * d['difference']:+.2f} points, pooled paired 95% interval "
-                     f"{fmt_ci(d['ci'], True)}, per seed {', '.join(f'{100 * x:+.1f}' for x in d['per_seed'])}"
-                     f"{verdict}")
-    if r["why_null"]:
-        lines.append(f"- Gap closed and error reduction are not given: {r['why_null']}.")
-    else:
-        lines.append(f"- Gap closed: {fmt_pct(r['gap_closed'])}% {fmt_ci(r['gap_closed_ci'])}; error reduction "
-                     f"{fmt_pct(r['error_reduction'])}% {fmt_ci(r['error_reduction_ci'])}")
+    lines += [difference_line(label, r[key]) for key, label in
+              (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"))]
+    lines.append(ratios_line(r))
     lines += ["", "Dev against test accuracy (mean over seeds): how far each checkpoint's dev number flatters it.", "",
               "| model | checkpoint | dev | test | dev - test |", "|---|---|---:|---:|---:|"]
     for model, by_ckpt in r["dev_test_drift"].items():
