@@ -56,11 +56,14 @@ def plot(metrics: Dict, path: Path) -> None:
     for name, size in zip(MODEL_NAMES, sizes):
         m = metrics["models"][name]
         ax.scatter(m["docs_per_sec"], 100 * m["accuracy"], s=40 + 1500 * size / biggest, alpha=0.6, label=name)
+        lo, hi = (100 * x for x in m["accuracy_ci"])
+        ax.errorbar(m["docs_per_sec"], 100 * m["accuracy"], yerr=[[100 * m["accuracy"] - lo], [hi - 100 * m["accuracy"]]],
+                    fmt="none", ecolor="grey", capsize=3)
         ax.annotate(f"{name}\n{size:.1f} MB", (m["docs_per_sec"], 100 * m["accuracy"]),
                     textcoords="offset points", xytext=LABEL_OFFSETS[name], fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("docs/s (log scale, CPU)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("test accuracy (%), 95% interval")
     ax.set_title(f"{metrics['lang']}: accuracy vs speed (marker area ~ size on disk)")
     ax.margins(x=0.3, y=0.3)
     fig.tight_layout()
