@@ -9,8 +9,8 @@ from wasabi import msg
 from cli_support import require, run_cli
 from measure import MODEL_NAMES, difference_line, fmt_ci, fmt_pct, ratios_line
 
-# baseline and student share a size and speed, so their labels go above and below
-LABEL_OFFSETS = {"baseline": (10, 8), "teacher": (10, -4), "student": (10, -22)}
+# baseline and student share a size and speed: the better one's label goes above, the other's below
+ABOVE, BELOW, BESIDE = (10, 8), (10, -22), (10, -4)
 
 
 def model_table(metrics: Dict) -> str:
@@ -53,6 +53,8 @@ def plot(metrics: Dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     sizes = [metrics["models"][n]["size_mb"] for n in MODEL_NAMES]
     biggest = max(sizes)
+    small = sorted(("baseline", "student"), key=lambda n: metrics["models"][n]["accuracy"])
+    offsets = {small[0]: BELOW, small[1]: ABOVE, "teacher": BESIDE}
     for name, size in zip(MODEL_NAMES, sizes):
         m = metrics["models"][name]
         ax.scatter(m["docs_per_sec"], 100 * m["accuracy"], s=40 + 1500 * size / biggest, alpha=0.6, label=name)
@@ -60,7 +62,7 @@ def plot(metrics: Dict, path: Path) -> None:
         ax.errorbar(m["docs_per_sec"], 100 * m["accuracy"], yerr=[[100 * m["accuracy"] - lo], [hi - 100 * m["accuracy"]]],
                     fmt="none", ecolor="grey", capsize=3)
         ax.annotate(f"{name}\n{size:.1f} MB", (m["docs_per_sec"], 100 * m["accuracy"]),
-                    textcoords="offset points", xytext=LABEL_OFFSETS[name], fontsize=8)
+                    textcoords="offset points", xytext=offsets[name], fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("docs/s (log scale, CPU)")
     ax.set_ylabel("test accuracy (%), 95% interval")
