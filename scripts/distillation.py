@@ -61,10 +61,10 @@ def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float,
     """Set an exclusive two-class textcat's output layer to a logistic regression fitted on
     the features it sees from the (frozen, pretrained) layers below it.
 
-    The output layer starts at zero; at fine-tuning learning rates it grows too slowly
-    to leave the teacher's probabilities anywhere near 0 or 1. Starting from a linear
-    probe (LP-FT, Kumar et al. 2022) gives fine-tuning a head that already separates the
-    classes, and graded probabilities. Returns the probe's training accuracy.
+    The output layer starts at zero; at fine-tuning learning rates it grows so slowly
+    that an earlier teacher's P(POS) never left 0.26-0.69 in 125 steps. Starting from a
+    linear probe (LP-FT, Kumar et al. 2022) gives fine-tuning a head that already
+    separates the classes. Returns the probe's training accuracy.
     """
     import numpy
     from spacy.tokens import DocBin

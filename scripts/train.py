@@ -22,9 +22,6 @@ from wasabi import msg
 
 from cli_support import InputError, require_gpu, run_cli
 
-CODE = Path(__file__).with_name("distillation.py")
-
-
 def count_batches(config: Config) -> tuple:
     """(examples, batches) in one epoch of the training corpus, as `spacy train` will see them."""
     import distillation  # noqa: F401  (registers the project's readers)

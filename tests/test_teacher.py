@@ -126,3 +126,26 @@ def test_fitted_temperature_undoes_a_known_overconfidence():
     assert temperature == pytest.approx(4.0, rel=0.1)
     calibrated = apply_temperature(overconfident, temperature)
     assert numpy.argmax([1 - calibrated, calibrated], axis=0).tolist() == (overconfident > 0.5).astype(int).tolist()
+
+
+def test_a_set_smaller_than_one_old_evaluation_interval_still_yields_a_trained_best_model(tiny_corpus, tmp_path):
+    """40 reviews are 2 batches an epoch: with the configs' fixed eval_frequency (200) the
+    only evaluation was step 0, so model-best was the untrained model. The schedule now
+    spreads the evaluations over the run and evaluates the final step."""
+    import json
+
+    from conftest import run_script
+
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path, "--evals", 2,
+                        "--training.max_epochs", 10, "--paths.train", tiny_corpus / "train.spacy",
+                        "--paths.dev", tiny_corpus / "dev.spacy")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    schedule = json.loads((tmp_path / "schedule.json").read_text())
+    assert schedule["max_steps"] == 20 and schedule["eval_frequency"] == 10
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.strip() and line.split()[0].isdigit() and len(line.split()) >= 5]
+    steps = [int(r[1]) for r in rows]
+    assert steps == [0, 10, 20]
+    first_score = float(rows[0][-1])
+    best = json.loads((tmp_path / "model-best" / "meta.json").read_text())["performance"]["cats_accuracy"]
+    assert best > first_score
