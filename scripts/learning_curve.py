@@ -4,9 +4,11 @@ One dev set and one large test set are fixed (dev first, then a training pool, t
 other review as test; see make_corpus.py), and each training set is the first n reviews
 of the pool, so the sets are nested. At each size the whole per-run pipeline runs (teacher,
 augmentation, labelling, student, baseline, evaluation) in a project copy under
-training/curve-{lang}/project, so the main project's lockfile is left alone. A size whose
-metrics.json exists is not run again, and weasel resumes a size cut off part-way.
+training/curve-{lang}/project, so the main project's lockfile is left alone. A finished
+size is reused only while its settings (the configs and the resolved step commands) are
+unchanged; weasel resumes a size cut off part-way.
 """
+import hashlib
 import json
 import subprocess
 import sys
@@ -26,14 +28,36 @@ LINKS = ("assets", "training/taggers")
 POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
 
 
-def run_point(project: Path, lang: str, n_train: int, pool: int, n_dev: int, seed: int) -> float:
-    overrides = {"lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
-                 "n_test": 0, "seed": seed, **POINT_VARS}
+def point_vars(lang: str, n_train: int, pool: int, n_dev: int, seed: int, passed: Dict) -> Dict:
+    return {**passed, "lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
+            "n_test": 0, "seed": seed, **POINT_VARS}
+
+
+def parse_point_vars(text: str) -> Dict:
+    pairs = [item.split("=", 1) for item in text.split()]
+    bad = [item for item, pair in zip(text.split(), pairs) if len(pair) != 2 or not pair[0]]
+    if bad:
+        raise InputError(f"point-vars: expected key=value items separated by spaces, got {bad[0]!r}")
+    return dict(pairs)
+
+
+def point_fingerprint(project: Path, overrides: Dict) -> str:
+    """What decides a size's results, as weasel sees it: the step commands with their
+    vars, and the configs. (Edits to the scripts' code are not tracked, as in weasel.)"""
+    from weasel.util import load_project_config
+
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
+    steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"]["curve-point"]}
+    configs = {p.name: p.read_text() for p in sorted((project / "configs").glob("*.cfg"))}
+    return hashlib.sha256(json.dumps([steps, configs], sort_keys=True).encode()).hexdigest()
+
+
+def run_point(project: Path, overrides: Dict) -> float:
     cmd = [sys.executable, "-m", "spacy", "project", "run", "curve-point", str(project),
            *[f"--vars.{k}={v}" for k, v in overrides.items()]]
     start = time.time()
     if subprocess.run(cmd).returncode != 0:
-        raise InputError(f"the curve point n_train={n_train} failed; see the step output above, then rerun "
+        raise InputError(f"the curve point n_train={overrides['n_train']} failed; see the step output above, then rerun "
                          "(finished steps are skipped)")
     return time.time() - start
 
@@ -87,7 +111,12 @@ def main(
     pool: int = typer.Option(1000, help="Training pool; the largest size must fit in it"),
     n_dev: int = typer.Option(500),
     seed: int = typer.Option(0),
+    point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each size runs with, "
+                                        "as 'key=value key=value' (project.yml passes them)"),
 ):
+    passed = parse_point_vars(point_vars_text)
+    if "reviews" in passed:  # a path relative to this project, not to the copy the sizes run in
+        passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
     try:
         n_values = sorted({int(x) for x in sizes.split(",") if x.strip()})
     except ValueError:
@@ -102,17 +131,23 @@ def main(
     project = make_subproject(out_dir / "project", root, LINKS)
     points = []
     for n in n_values:
+        overrides = point_vars(lang, n, pool, n_dev, seed, passed)
         metrics_path = project / "training" / f"n{n}" / "metrics.json"
-        wall_path = metrics_path.with_name("wall.json")
-        if not metrics_path.exists():
+        record_path = metrics_path.with_name("point.json")
+        fingerprint = point_fingerprint(project, overrides)
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        if not metrics_path.exists() or record.get("fingerprint") != fingerprint:
+            if metrics_path.exists():
+                msg.warn(f"n_train = {n}: settings changed since it was run; running it again")
+                metrics_path.unlink()
             msg.divider(f"learning curve: n_train = {n}")
-            wall_path.parent.mkdir(parents=True, exist_ok=True)
-            seconds = run_point(project, lang, n, pool, n_dev, seed)
-            wall_path.write_text(json.dumps({"wall_seconds": round(seconds, 1)}))
+            record_path.parent.mkdir(parents=True, exist_ok=True)
+            seconds = run_point(project, overrides)
+            record = {"fingerprint": fingerprint, "wall_seconds": round(seconds, 1)}
+            record_path.write_text(json.dumps(record, indent=2))
         point = json.loads(metrics_path.read_text())
         stats = json.loads((project / "corpus" / f"n{n}" / "stats.json").read_text())
-        point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"],
-                     wall_seconds=json.loads(wall_path.read_text())["wall_seconds"] if wall_path.exists() else None)
+        point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"], wall_seconds=record["wall_seconds"])
         points.append(point)
     (out_dir / "curve.json").write_text(json.dumps(points, indent=2))
     (out_dir / "curve.md").write_text(curve_markdown(points, lang))
