@@ -110,16 +110,13 @@ def main(
     start = time.time()
     embedded = embed_words(teacher, words, batch_size)
     reduced, explained = pca(embedded, min(dims, embedded.shape[1]))
-    vectors = Vectors(strings=teacher.vocab.strings, shape=reduced.shape)
+    nlp = spacy.blank(lang)
+    vectors = Vectors(strings=nlp.vocab.strings, shape=reduced.shape)  # adding a key adds its string
     vectors.data[:] = reduced
     for row, word in enumerate(words):
         for form in case_forms(word):
             vectors.add(form, row=row)
-    nlp = spacy.blank(lang)
     nlp.vocab.vectors = vectors
-    for word in words:
-        for form in case_forms(word):
-            nlp.vocab.strings.add(form)
     output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)
     info = {"words": len(words), "keys": vectors.n_keys, "dims": int(reduced.shape[1]),
