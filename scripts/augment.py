@@ -193,6 +193,8 @@ def main(
     for (text, methods, index), doc in zip(examples, nlp.pipe(t for t, _, _ in examples)):
         doc.user_data["augment_methods"] = list(methods)
         doc.user_data["review_index"] = index
+        if "mask" in methods:  # the student's reader keeps it as one token
+            doc.user_data["mask_token"] = mask_token
         db.add(doc)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output_path)

@@ -290,14 +290,48 @@ def make_soft_textcat(nlp: Language, name: str, model: Model, threshold: float, 
     return SoftTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer, loss=loss)
 
 
+def merge_token(doc, token_text: str) -> int:
+    """Make every occurrence of `token_text` in `doc` one token; returns how many.
+
+    spaCy's tokenizer splits the teacher's mask token `<mask>` into `<`, `mask`, `>`
+    (or glues it to a neighbouring word), so the student would learn from a word
+    "mask" and brackets that no real review has.
+    """
+    ranges, start = [], doc.text.find(token_text)
+    while start != -1:
+        span = doc.char_span(start, start + len(token_text), alignment_mode="expand")
+        if ranges and span.start < ranges[-1][1]:  # glued repeats, e.g. "<mask><mask>": one token
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], span.end))
+        else:
+            ranges.append((span.start, span.end))
+        start = doc.text.find(token_text, start + len(token_text))
+    with doc.retokenize() as retokenizer:
+        for first, end in ranges:
+            if end - first > 1:
+                retokenizer.merge(doc[first:end])
+    return len(ranges)
+
+
 @registry.readers("distill.TrainingCorpus.v1")
-def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], max_length: int = 0) -> Callable:
-    """The teacher-labelled synthetic reviews followed by the original training reviews.
-    (Paths are optional like spaCy's Corpus.v1: a pipeline loads before they are set.)"""
-    corpora = [Corpus(path, max_length=max_length) for path in (synthetic, original)]
+def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], max_length: int = 0,
+                           original_repeats: int = 1, merge_mask_token: bool = True) -> Callable:
+    """The teacher-labelled synthetic reviews followed by the original training reviews,
+    `original_repeats` times each (at 1000 reviews against ~20k synthetic ones, a single
+    pass makes the originals 4% of the updates). With `merge_mask_token`, the teacher's
+    mask token that the augment step recorded in a synthetic doc is kept as one token. (Paths are optional like spaCy's Corpus.v1: a pipeline loads before
+    they are set.)"""
+    if original_repeats < 1:
+        raise ValueError(f"TrainingCorpus: original_repeats must be at least 1, got {original_repeats}")
+    synthetic_corpus = Corpus(synthetic, max_length=max_length)
+    original_corpus = Corpus(original, max_length=max_length)
 
     def read(nlp) -> Iterator[Example]:
-        for corpus in corpora:
-            yield from corpus(nlp)
+        for eg in synthetic_corpus(nlp):
+            mask_token = eg.reference.user_data.get("mask_token")
+            if merge_mask_token and mask_token:
+                merge_token(eg.predicted, mask_token)
+            yield eg
+        for _ in range(original_repeats):
+            yield from original_corpus(nlp)
 
     return read

@@ -2,9 +2,11 @@
 
 Each word of a general frequency list (wordfreq's, never dev or test text) plus the
 words of the training reviews is run alone through the teacher's transformer; its
-output is mean-pooled over the word's pieces and reduced by PCA. The fine-tuned
-teacher puts its sentiment into these vectors: the first component is mostly its
-POS/NEG direction. Each vector is stored under the word's lower, Title and UPPER form
+output is mean-pooled over the word's pieces. The first dimension is the word's
+coordinate along the direction the teacher's classification head reads (POS minus
+NEG): for a one-word review, that is the teacher's own verdict on the word. The other
+dimensions are a PCA of what is left once that direction is projected out, since a
+briefly fine-tuned teacher keeps most of its variance in other directions. Each vector is stored under the word's lower, Title and UPPER form
 (one row, three keys), because a spaCy vectors table looks words up by exact form.
 Writes a spaCy pipeline folder that `[initialize] vectors` can name.
 """
@@ -36,7 +38,7 @@ def frequent_words(lang: str, n_words: int) -> List[str]:
     if not path.exists():
         have = sorted(p.name[6:8] for p in (RAW / "wordfreq").glob("large_*.msgpack.gz"))
         raise InputError(f"lang '{lang}': wordfreq has no large word list for it (it has {', '.join(have)}); "
-                         "set the var vectors_words to 0 to train the student without teacher vectors")
+                         "set the var vectors_words to 0 to use only the training reviews' words")
     bins = srsly.msgpack_loads(gzip.decompress(path.read_bytes()))[1:]  # [0] is the format header
     words = []
     for band in bins:
@@ -65,6 +67,18 @@ def embed_words(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
     return numpy.concatenate(out).astype("float32")
 
 
+def head_direction(teacher, component: str = "textcat") -> numpy.ndarray:
+    """Unit vector along which the teacher's exclusive two-class head separates POS from NEG.
+    With mean pooling over one word, the head's logit difference is this direction's
+    coordinate (times a scale) plus a bias."""
+    textcat = teacher.get_pipe(component)
+    if len(textcat.labels) != 2:
+        raise InputError(f"the teacher's '{component}' has labels {textcat.labels}; teacher vectors need two")
+    weights = textcat.model.ops.to_numpy(textcat.model.get_ref("output_layer").get_param("W"))
+    direction = (weights[1] - weights[0]).astype("float64")
+    return direction / numpy.linalg.norm(direction)
+
+
 def pca(matrix: numpy.ndarray, dims: int):
     centred = matrix - matrix.mean(axis=0, keepdims=True)
     _, singular, components = numpy.linalg.svd(centred, full_matrices=False)
@@ -80,17 +94,23 @@ def main(
     teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
     output_dir: Path = typer.Argument(..., help="Writes a spaCy pipeline folder with the vectors here"),
     lang: str = typer.Option("nl"),
-    n_words: int = typer.Option(40000, help="Most frequent words of the general word list"),
+    n_words: int = typer.Option(40000, help="Most frequent words of the general word list (0: none, "
+                                "only the training reviews' words)"),
     dims: int = typer.Option(96, help="Dimensions kept by PCA"),
     train_path: Path = typer.Option(None, help="Training reviews whose words are added too"),
     word_list: Path = typer.Option(None, help="Your own word list (one word per line, most frequent "
                                    "first) instead of wordfreq's"),
     batch_size: int = typer.Option(256),
 ):
-    if n_words < 1 or dims < 1 or batch_size < 1:
-        raise InputError(f"n-words, dims and batch-size must be at least 1, got {n_words}, {dims}, {batch_size}")
+    if n_words < 0 or dims < 1 or batch_size < 1:
+        raise InputError(f"n-words must be 0 or more, dims and batch-size at least 1; got {n_words}, {dims}, "
+                         f"{batch_size} (vars vectors_words, vectors_dims)")
+    if n_words == 0 and train_path is None:
+        raise InputError("n-words 0 takes only the training reviews' words, but no --train-path was given")
     require(teacher_path, "the trained teacher", "train-teacher")
-    if word_list is not None:
+    if n_words == 0:
+        words = []
+    elif word_list is not None:
         lines = require(word_list, "the word list", "(none: give an existing file)").read_text(encoding="utf-8")
         words = list(dict.fromkeys(w.strip() for w in lines.splitlines() if WORD.match(w.strip())))[:n_words]
     else:
@@ -109,7 +129,11 @@ def main(
     teacher = spacy.load(teacher_path)
     start = time.time()
     embedded = embed_words(teacher, words, batch_size)
-    reduced, explained = pca(embedded, min(dims, embedded.shape[1]))
+    direction = head_direction(teacher)
+    sentiment = embedded @ direction
+    rest = embedded - numpy.outer(sentiment, direction)
+    components, explained = pca(rest, min(dims, embedded.shape[1]) - 1)
+    reduced = numpy.hstack([(sentiment - sentiment.mean())[:, None], components]).astype("float32")
     nlp = spacy.blank(lang)
     vectors = Vectors(strings=nlp.vocab.strings, shape=reduced.shape)  # adding a key adds its string
     vectors.data[:] = reduced
@@ -120,12 +144,13 @@ def main(
     output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)
     info = {"words": len(words), "keys": vectors.n_keys, "dims": int(reduced.shape[1]),
+            "head_direction_share_of_variance": round(float(sentiment.var() / embedded.var(axis=0).sum()), 4),
             "explained_variance": [round(float(x), 4) for x in explained[:10]],
             "explained_total": round(float(explained.sum()), 4), "seconds": round(time.time() - start, 1),
             "size_mb": round(sum(f.stat().st_size for f in output_dir.rglob("*") if f.is_file()) / 1e6, 1)}
     (output_dir / "vectors_info.json").write_text(json.dumps(info, indent=2))
     msg.good(f"{len(words)} words ({vectors.n_keys} keys with case forms) x {info['dims']} dims in {output_dir}; "
-             f"first component explains {100 * explained[0]:.0f}% of the variance")
+             f"the teacher's head direction holds {100 * info['head_direction_share_of_variance']:.1f}% of the variance")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import numpy
 import spacy
 import typer
 from spacy.tokens import DocBin
+from thinc.api import Config
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component)
@@ -28,21 +29,53 @@ from measure import (MODEL_NAMES, accuracy_summary, difference_line, distillatio
 
 CHECKPOINTS = ("model-best", "model-last")
 SCRIPTS = Path(__file__).parent
+CONFIGS = {m: SCRIPTS.parent / "configs" / f"{m}.cfg" for m in ("student", "baseline")}
+# Where the ensemble's embedding layer says whether it reads static vectors.
+VECTORS_SWITCH = "components.textcat.model.tok2vec.embed.include_static_vectors"
+
+
+def vectors_setting(config_path: Path) -> Optional[bool]:
+    """The config's include_static_vectors, or None when its model has no such switch there."""
+    node = Config().from_disk(config_path, interpolate=False)
+    for key in VECTORS_SWITCH.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node if isinstance(node, bool) else None
+
+
+def plan_variants(routes: bool) -> Dict[str, Tuple[str, List[str]]]:
+    """name -> (model, extra overrides). The shipped student and the baseline as configured;
+    with `routes`, each also with the teacher's vectors switched the other way, so the
+    report shows what the soft targets and the vectors each carry."""
+    variants = {"student": ("student", []), "baseline": ("baseline", [])}
+    if not routes:
+        return variants
+    for model in ("student", "baseline"):
+        setting = vectors_setting(CONFIGS[model])
+        if setting is None:
+            msg.warn(f"{CONFIGS[model]} has no {VECTORS_SWITCH}: its route without/with vectors is not trained")
+            continue
+        name = f"{model}_{'no_vectors' if setting else 'vectors'}"
+        variants[name] = (model, [f"--{VECTORS_SWITCH}", str(not setting).lower()])
+    return variants
 
 
 def train_args(model: str, run: str, student_original: str) -> List[str]:
     corpus = Path("corpus") / run
     if model == "student":
-        return ["configs/student.cfg", "--paths.synthetic", str(corpus / "synthetic.spacy"),
+        return [str(CONFIGS["student"]), "--paths.synthetic", str(corpus / "synthetic.spacy"),
                 "--paths.original", str(corpus / f"{student_original}.spacy")]
-    return ["configs/baseline.cfg", "--paths.train", str(corpus / "train.spacy")]
+    return [str(CONFIGS["baseline"]), "--paths.train", str(corpus / "train.spacy")]
 
 
-def train_seed(model: str, seed: int, output: Path, run: str, lang: str, student_original: str,
+def train_seed(model: str, extra: List[str], seed: int, output: Path, run: str, lang: str, student_original: str,
                evals: int, gpu_id: int) -> float:
     config, *paths = train_args(model, run, student_original)
+    # train.py loads the vectors only for a config whose model reads them.
     cmd = [sys.executable, str(SCRIPTS / "train.py"), config, str(output), "--evals", str(evals),
            "--gpu-id", str(gpu_id), *paths, "--paths.dev", str(Path("corpus") / run / "dev.spacy"),
+           "--paths.vectors", str(Path("training") / run / "vectors"), *extra,
            "--nlp.lang", lang, "--system.seed", str(seed)]
     start = time.time()
     if subprocess.run(cmd).returncode != 0:
@@ -58,6 +91,8 @@ def main(
     student_original: str = typer.Option("train_teacher"),
     lang: str = typer.Option("nl"),
     gpu_id: int = typer.Option(-1),
+    routes: bool = typer.Option(True, help="Also train student and baseline with the teacher's vectors "
+                                "switched the other way"),
 ):
     if n_seeds < 2:
         raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
@@ -67,29 +102,30 @@ def main(
     teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "train-teacher")
     for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
         require(corpus / name, name, step)
-    wall: Dict[str, Dict[int, float]] = {"student": {}, "baseline": {}}
+    variants = plan_variants(routes)
+    wall: Dict[str, Dict[int, float]] = {name: {} for name in variants}
     for seed in range(n_seeds):
-        for model in ("student", "baseline"):
-            output = training / "seeds" / str(seed) / model
+        for name, (model, extra) in variants.items():
+            output = training / "seeds" / str(seed) / name
             if all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists():
-                wall[model][seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
-                msg.info(f"Seed {seed} {model}: already trained")
+                wall[name][seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
+                msg.info(f"Seed {seed} {name}: already trained")
                 continue
-            msg.divider(f"seed {seed}: {model}")
-            wall[model][seed] = train_seed(model, seed, output, run, lang, student_original, evals, gpu_id)
+            msg.divider(f"seed {seed}: {name}")
+            wall[name][seed] = train_seed(model, extra, seed, output, run, lang, student_original, evals, gpu_id)
     vocab = spacy.blank(lang).vocab
     gold = {split: list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(vocab)) for split in ("dev", "test")}
     indices = resample_indices(len(gold["test"]))
     teacher = spacy.load(teacher_path)
     teacher_correct = score_docs(teacher, gold["test"])[0]
-    # correct[model][checkpoint][split]: (n_seeds, n_docs)
-    correct = {m: {c: {s: [] for s in gold} for c in CHECKPOINTS} for m in ("student", "baseline")}
-    for model in correct:
+    # correct[variant][checkpoint][split]: (n_seeds, n_docs)
+    correct = {m: {c: {s: [] for s in gold} for c in CHECKPOINTS} for m in variants}
+    for name in correct:
         for seed in range(n_seeds):
             for ckpt in CHECKPOINTS:
-                nlp = spacy.load(training / "seeds" / str(seed) / model / ckpt)
+                nlp = spacy.load(training / "seeds" / str(seed) / name / ckpt)
                 for split, docs in gold.items():
-                    correct[model][ckpt][split].append(score_docs(nlp, docs)[0])
+                    correct[name][ckpt][split].append(score_docs(nlp, docs)[0])
     chosen = {m: numpy.array(correct[m][checkpoint]["test"]) for m in correct}
     models = {m: accuracy_summary(chosen[m], indices) for m in chosen}
     models["teacher"] = accuracy_summary(teacher_correct, indices)
@@ -103,6 +139,10 @@ def main(
         "student_vs_baseline": paired_difference(chosen["student"], chosen["baseline"], indices),
         "student_vs_teacher": paired_difference(chosen["student"], teacher_correct, indices),
         **distillation_ratios(chosen["baseline"], teacher_correct, chosen["student"], indices),
+        # Every other variant against the baseline: what each route of the teacher's knowledge adds.
+        "routes": {name: {"vs_baseline": paired_difference(chosen[name], chosen["baseline"], indices),
+                          **distillation_ratios(chosen["baseline"], teacher_correct, chosen[name], indices)}
+                   for name in variants if name not in ("student", "baseline")},
         "dev_test_drift": drift,
         "wall_seconds": {m: {str(k): round(v, 1) for k, v in w.items()} for m, w in wall.items()},
     }
@@ -116,7 +156,7 @@ def main(
 def seeds_markdown(r: Dict) -> str:
     lines = [f"# {r['run']}: {r['n_seeds']} seeds ({r['checkpoint']}), {r['n_test']} test reviews", "",
              "| model | per seed | mean ± sd | pooled 95% interval |", "|---|---|---:|---:|"]
-    for name in MODEL_NAMES:
+    for name in [*MODEL_NAMES, *r.get("routes", {})]:
         m = r["models"][name]
         per_seed = " / ".join(fmt_pct(x) for x in m.get("per_seed", [m["accuracy"]]))
         sd = f" ± {100 * m['sd']:.2f}" if "sd" in m else " (one teacher)"
@@ -125,6 +165,13 @@ def seeds_markdown(r: Dict) -> str:
     lines += [difference_line(label, r[key]) for key, label in
               (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"))]
     lines.append(ratios_line(r))
+    if r.get("routes"):
+        lines += ["", "Routes of the teacher's knowledge: every variant against the baseline (gold labels, "
+                  "no teacher vectors).", ""]
+        lines.append(difference_line("student - baseline (as configured)", r["student_vs_baseline"]))
+        for name, route in r["routes"].items():
+            lines.append(difference_line(f"{name} - baseline", route["vs_baseline"]))
+            lines.append("  " + ratios_line(route))
     lines += ["", "Dev against test accuracy (mean over seeds): how far each checkpoint's dev number flatters it.", "",
               "| model | checkpoint | dev | test | dev - test |", "|---|---|---:|---:|---:|"]
     for model, by_ckpt in r["dev_test_drift"].items():

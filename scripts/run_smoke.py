@@ -2,7 +2,7 @@
 
 It is the same real path as `spacy project run all`: real reviews, the real
 pretrained backbone and every step, with 100 reviews per split, 2 augmentation
-rounds, 1 training epoch and 10 teacher steps. Archives fetched with pip are shared with
+rounds, 1 training epoch, 10 teacher steps and teacher vectors for 2000 words. Archives fetched with pip are shared with
 the main project through smoke/assets/downloads, so they are fetched once.
 """
 import os
@@ -19,7 +19,7 @@ from subproject import make_subproject
 SMOKE_VARS = {
     "n_train": 100, "n_dev": 100, "n_test": 100, "n_iter": 2, "max_synthetic": 1000,
     "speed_docs": 50, "speed_rounds": 1, "speed_min_seconds": 0.2, "latency_docs": 20,
-    "teacher_min_steps": 10, "teacher_evals": 1, "evals": 2,
+    "teacher_min_steps": 10, "teacher_evals": 1, "evals": 2, "vectors_words": 2000,
 }
 
 

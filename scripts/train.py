@@ -35,6 +35,33 @@ def count_batches(config: Config) -> tuple:
     return len(examples), batches
 
 
+def uses_static_vectors(config: Config) -> bool:
+    """Whether any embedding layer in the pipeline's components reads static vectors."""
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("include_static_vectors") is True:
+                return True
+            return any(walk(v) for v in node.values())
+        return False
+    return walk(config["components"])
+
+
+def vectors_overrides(config: Config, config_path: Path) -> dict:
+    """Load `[paths] vectors` only for a config that uses them, so that switching
+    `include_static_vectors` is the one edit that turns the teacher's vectors on or off
+    (unused vectors would only make the saved model bigger)."""
+    vectors = config["paths"].get("vectors")
+    if uses_static_vectors(config):
+        if vectors is None or not Path(vectors).exists():
+            raise InputError(f"{config_path}: include_static_vectors is true but paths.vectors = {vectors} "
+                             "does not exist; run the `vectors` step, or set include_static_vectors = false")
+        return {}
+    if vectors is not None:
+        msg.info(f"{config_path} does not use static vectors: {vectors} is not loaded")
+        return {"paths.vectors": None}
+    return {}
+
+
 def plan_schedule(n_batches: int, epochs: int, min_steps: int, evals: int, warmup_share: float) -> dict:
     """Steps, evaluation interval and warm-up for `epochs` passes (at least `min_steps` steps)."""
     wanted = max(min_steps, epochs * n_batches, 1)
@@ -79,6 +106,8 @@ def main(
     if epochs < 1:
         raise InputError(f"{config_path}: [training] max_epochs must be at least 1 (got {epochs}); "
                          "this script sets the steps from it")
+    overrides.update(vectors_overrides(config, config_path))
+    config = load_config(config_path, overrides=overrides, interpolate=True)
     for key, value in config["paths"].items():
         if key in ("train", "dev", "synthetic", "original") and (value is None or not Path(value).exists()):
             raise InputError(f"paths.{key} = {value}: no such corpus; run the step that makes it first")

@@ -98,6 +98,13 @@ def test_training_corpus_that_does_not_exist(tmp_path, tiny_corpus):
     assert_one_clear_line(result, "nope.spacy: no such corpus")
 
 
+def test_student_config_that_reads_vectors_without_a_vectors_folder(tmp_path, tiny_corpus):
+    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "out",
+                        "--paths.synthetic", tiny_corpus / "train.spacy", "--paths.original", tiny_corpus / "train.spacy",
+                        "--paths.dev", tiny_corpus / "dev.spacy", "--paths.vectors", tmp_path / "no_vectors")
+    assert_one_clear_line(result, "include_static_vectors is true but paths.vectors")
+
+
 def test_config_without_a_fixed_epoch_count(tmp_path, tiny_corpus):
     result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--training.max_epochs", 0,
                         "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")

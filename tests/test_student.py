@@ -102,12 +102,79 @@ def test_training_corpus_reads_every_synthetic_and_original_example_once(tmp_pat
     assert Counter(eg.reference.text for eg in read(nlp)) == Counter(texts["synthetic"] + texts["original"])
 
 
+def write_soft_docbin(nlp, path, texts, user_data=None):
+    db = DocBin(store_user_data=True)
+    for doc in nlp.pipe(texts):
+        doc.cats = {"POS": 0.5, "NEG": 0.5}
+        doc.user_data.update(user_data or {})
+        db.add(doc)
+    db.to_disk(path)
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_training_corpus_keeps_the_recorded_mask_token_as_one_token(tmp_path, merge):
+    from distillation import create_training_corpus
+
+    nlp = spacy.blank("nl")
+    write_soft_docbin(nlp, tmp_path / "synthetic.spacy", ["Een <mask> boek, echt<mask>. <mask><mask> saai"],
+                      {"mask_token": "<mask>"})
+    write_soft_docbin(nlp, tmp_path / "original.spacy", ["Een <mask> is hier gewoon tekst"])
+    read = create_training_corpus(str(tmp_path / "synthetic.spacy"), str(tmp_path / "original.spacy"),
+                                  merge_mask_token=merge)
+    synthetic, original = [[t.text for t in eg.predicted] for eg in read(nlp)]
+    if merge:
+        assert synthetic == ["Een", "<mask>", "boek", ",", "echt", "<mask>", ".", "<mask><mask>", "saai"]
+    else:
+        assert "mask" in synthetic and "<mask>" not in synthetic
+    assert "<mask>" not in original  # only docs whose augmentation recorded a mask token
+
+
+def test_training_corpus_repeats_the_original_reviews(tmp_path):
+    from collections import Counter
+
+    from distillation import create_training_corpus
+
+    nlp = spacy.blank("nl")
+    write_soft_docbin(nlp, tmp_path / "synthetic.spacy", ["synthetisch een", "synthetisch twee"])
+    write_soft_docbin(nlp, tmp_path / "original.spacy", ["echte review"])
+    read = create_training_corpus(str(tmp_path / "synthetic.spacy"), str(tmp_path / "original.spacy"),
+                                  original_repeats=3)
+    assert Counter(eg.reference.text for eg in read(nlp)) == {"synthetisch een": 1, "synthetisch twee": 1,
+                                                              "echte review": 3}
+    with pytest.raises(ValueError, match="original_repeats must be at least 1"):
+        create_training_corpus(None, None, original_repeats=0)
+
+
 def test_baseline_has_the_students_architecture_and_training_settings():
     student = Config().from_disk(ROOT / "configs" / "student.cfg", interpolate=False)
     baseline = Config().from_disk(ROOT / "configs" / "baseline.cfg", interpolate=False)
     assert student["components"]["textcat"]["factory"] == "soft_textcat"
     assert baseline["components"]["textcat"]["factory"] == "textcat"
-    assert student["components"]["textcat"]["model"] == baseline["components"]["textcat"]["model"]
+    # The same model but for the teacher's vectors, which only the student gets by default.
+    student_model = copy.deepcopy(student["components"]["textcat"]["model"])
+    baseline_model = copy.deepcopy(baseline["components"]["textcat"]["model"])
+    assert baseline_model["tok2vec"]["embed"].pop("include_static_vectors") is False
+    student_model["tok2vec"]["embed"].pop("include_static_vectors")
+    assert student_model == baseline_model
     for key in ("batcher", "optimizer", "dropout", "patience", "eval_frequency", "score_weights"):
         assert student["training"][key] == baseline["training"][key], key
     assert student["nlp"] == baseline["nlp"]
+
+
+def test_seeds_train_each_route_of_the_teachers_knowledge(monkeypatch, tmp_path):
+    """`seeds` trains the configured student and baseline plus each with the teacher's vectors
+    switched the other way; a model without that switch gets no route, and a warning."""
+    import run_seeds
+
+    variants = run_seeds.plan_variants(routes=True)
+    switch = "--" + run_seeds.VECTORS_SWITCH
+    assert variants["student"] == ("student", []) and variants["baseline"] == ("baseline", [])
+    assert variants["student_no_vectors"] == ("student", [switch, "false"])
+    assert variants["baseline_vectors"] == ("baseline", [switch, "true"])
+    assert set(run_seeds.plan_variants(routes=False)) == {"student", "baseline"}
+
+    bow_only = Config().from_disk(ROOT / "configs" / "baseline.cfg", interpolate=False)
+    bow_only["components"]["textcat"]["model"] = dict(BOW)
+    bow_only.to_disk(tmp_path / "bow.cfg")
+    monkeypatch.setitem(run_seeds.CONFIGS, "baseline", tmp_path / "bow.cfg")
+    assert set(run_seeds.plan_variants(routes=True)) == {"student", "baseline", "student_no_vectors"}

@@ -115,6 +115,26 @@ def test_teacher_vectors_cover_case_forms_and_only_listed_or_training_words(tiny
     assert not nlp.vocab.has_vector("123") and not nlp.vocab.has_vector("onbekend")
 
 
+def test_first_teacher_vector_dimension_is_the_teachers_verdict_on_the_word_alone(tiny_teacher, tiny_corpus,
+                                                                                tmp_path):
+    """Dimension 0 is the word's coordinate along the teacher head's direction, so for a
+    one-word review the teacher's log-odds are an exact linear function of it."""
+    from conftest import run_script
+    from fixtures import NEG_WORDS, POS_WORDS
+
+    result = run_script("make_vectors.py", tiny_teacher, tmp_path / "vectors", "--n-words", 0,
+                        "--dims", 3, "--train-path", tiny_corpus / "train.spacy")
+    assert result.returncode == 0, result.stderr[-2000:]
+    vectors = spacy.load(tmp_path / "vectors").vocab
+    teacher = spacy.load(tiny_teacher)
+    labels = teacher.get_pipe("textcat").labels
+    words = [w for w in POS_WORDS + NEG_WORDS if vectors.has_vector(w)]
+    assert len(words) >= 6  # n-words 0: the training reviews' words, no word list fetched
+    log_odds = [numpy.log(teacher(w).cats[labels[1]] / teacher(w).cats[labels[0]]) for w in words]
+    first = [vectors[w].vector[0] for w in words]
+    assert abs(numpy.corrcoef(first, log_odds)[0, 1]) > 0.999
+
+
 def test_fitted_temperature_undoes_a_known_overconfidence():
     from calibrate_teacher import apply_temperature, fit_temperature
 

@@ -18,7 +18,8 @@ from fixtures import fixture_reviews, write_tagged_sentences
 
 TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "n_iter": 2, "max_synthetic": 200,
              "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
-             "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2}
+             "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2,
+             "vectors_words": 0}  # the training reviews' words only: no word list is fetched
 TINY_TRAINING = "--training.max_epochs=1"
 METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "words_per_sec",
                  "latency_p50_ms", "latency_p95_ms"}
@@ -90,6 +91,17 @@ def test_run_all_produces_every_declared_output(project_run):
     assert {r["label"] for r in converted} <= {"POS", "NEG"} and converted[0]["text"] == fixture_reviews(60)[0][0]
 
 
+def test_student_carries_the_teacher_vectors_and_the_baseline_none(project_run):
+    import spacy
+
+    project, _, _ = project_run
+    vectors = spacy.load(project / "training/nl/vectors").vocab.vectors
+    student = spacy.load(project / "training/nl/student/model-last")
+    baseline = spacy.load(project / "training/nl/baseline/model-last")
+    assert student.vocab.vectors.shape == vectors.shape and vectors.shape[0] > 0
+    assert baseline.vocab.vectors.shape[0] == 0  # the fair baseline: what spaCy trains without a teacher
+
+
 def test_metrics_follow_the_schema(project_run):
     project, _, _ = project_run
     metrics = json.loads((project / "training/nl/metrics.json").read_text())
@@ -141,7 +153,9 @@ def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_ru
         "assert importlib.util.find_spec('torch') is None, 'torch should not be needed'\n"
         "assert importlib.util.find_spec('spacy_transformers') is None\n"
         "nlp = spacy.load('nl_textcat_distilled')\n"
-        "cats = nlp('Het boek is prachtig en spannend.').cats\n"
+        "doc = nlp('Het boek is prachtig en spannend.')\n"
+        "cats = doc.cats\n"
+        "assert nlp.vocab.vectors.shape[0] > 0 and any(t.has_vector for t in doc), 'teacher vectors inside'\n"
         "assert set(cats) == {'POS', 'NEG'} and abs(sum(cats.values()) - 1) < 1e-5, cats\n"
         "print('ok', cats)\n"
     )
