@@ -4,12 +4,14 @@
 so it imports only spaCy and thinc: the student runs without torch or
 spacy-transformers, and the teacher-only callback touches torch objects it is given.
 """
+import re
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
 from spacy.scorer import Scorer
+from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from spacy.util import registry
 from thinc.api import Model, get_array_module
@@ -290,26 +292,29 @@ def make_soft_textcat(nlp: Language, name: str, model: Model, threshold: float, 
     return SoftTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer, loss=loss)
 
 
-def merge_token(doc, token_text: str) -> int:
-    """Make every occurrence of `token_text` in `doc` one token; returns how many.
+def tokenize_keeping(nlp, text: str, token_text: str) -> Doc:
+    """`nlp`'s tokenization of `text`, but with every `token_text` one token of its own.
 
-    spaCy's tokenizer splits the teacher's mask token `<mask>` into `<`, `mask`, `>`
-    (or glues it to a neighbouring word), so the student would learn from a word
-    "mask" and brackets that no real review has.
+    spaCy's tokenizer splits the teacher's mask token `<mask>` into `<`, `mask`, `>` (or
+    glues it to a neighbouring word, as in `geen.<mask>`), so the student would learn
+    from a word "mask" and brackets that no real review has. The text around each mask
+    token is tokenized as usual. (A new Doc, not a retokenizer merge: merging gives the
+    merged word a vector in a vocab that has vectors, growing the student's table.)
     """
-    ranges, start = [], doc.text.find(token_text)
-    while start != -1:
-        span = doc.char_span(start, start + len(token_text), alignment_mode="expand")
-        if ranges and span.start < ranges[-1][1]:  # glued repeats, e.g. "<mask><mask>": one token
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], span.end))
-        else:
-            ranges.append((span.start, span.end))
-        start = doc.text.find(token_text, start + len(token_text))
-    with doc.retokenize() as retokenizer:
-        for first, end in ranges:
-            if end - first > 1:
-                retokenizer.merge(doc[first:end])
-    return len(ranges)
+    words: List[str] = []
+    spaces: List[bool] = []
+    for part in re.split(f"({re.escape(token_text)})", text):
+        if part == token_text:
+            words.append(part)
+            spaces.append(False)
+            continue
+        if part.startswith(" ") and words:
+            spaces[-1] = True
+            part = part[1:]
+        for token in nlp.make_doc(part) if part else []:
+            words.append(token.text)
+            spaces.append(bool(token.whitespace_))
+    return Doc(nlp.vocab, words=words, spaces=spaces)
 
 
 @registry.readers("distill.TrainingCorpus.v1")
@@ -328,8 +333,8 @@ def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], 
     def read(nlp) -> Iterator[Example]:
         for eg in synthetic_corpus(nlp):
             mask_token = eg.reference.user_data.get("mask_token")
-            if merge_mask_token and mask_token:
-                merge_token(eg.predicted, mask_token)
+            if merge_mask_token and mask_token and mask_token in eg.reference.text:
+                eg = Example(tokenize_keeping(nlp, eg.reference.text, mask_token), eg.reference)
             yield eg
         for _ in range(original_repeats):
             yield from original_corpus(nlp)

@@ -1,6 +1,7 @@
 """The student: the soft_textcat component from configs/student.cfg, its data and its twin baseline."""
 import copy
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
@@ -116,14 +117,19 @@ def test_training_corpus_keeps_the_recorded_mask_token_as_one_token(tmp_path, me
     from distillation import create_training_corpus
 
     nlp = spacy.blank("nl")
-    write_soft_docbin(nlp, tmp_path / "synthetic.spacy", ["Een <mask> boek, echt<mask>. <mask><mask> saai"],
+    nlp.vocab.set_vector("boek", numpy.ones(4, dtype="float32"))  # a student with teacher vectors
+    text = "Een <mask> boek, echt<mask>. <mask><mask> saai"
+    write_soft_docbin(nlp, tmp_path / "synthetic.spacy", [text],
                       {"mask_token": "<mask>"})
     write_soft_docbin(nlp, tmp_path / "original.spacy", ["Een <mask> is hier gewoon tekst"])
     read = create_training_corpus(str(tmp_path / "synthetic.spacy"), str(tmp_path / "original.spacy"),
                                   merge_mask_token=merge)
-    synthetic, original = [[t.text for t in eg.predicted] for eg in read(nlp)]
+    examples = list(read(nlp))
+    assert examples[0].predicted.text == text
+    synthetic, original = [[t.text for t in eg.predicted] for eg in examples]
     if merge:
-        assert synthetic == ["Een", "<mask>", "boek", ",", "echt", "<mask>", ".", "<mask><mask>", "saai"]
+        assert synthetic == ["Een", "<mask>", "boek", ",", "echt", "<mask>", ".", "<mask>", "<mask>", "saai"]
+        assert nlp.vocab.vectors.n_keys == 1  # no vectors made up for the new tokens
     else:
         assert "mask" in synthetic and "<mask>" not in synthetic
     assert "<mask>" not in original  # only docs whose augmentation recorded a mask token
