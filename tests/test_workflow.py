@@ -19,7 +19,7 @@ from fixtures import fixture_reviews, write_tagged_sentences
 TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "n_iter": 2, "max_synthetic": 200,
              "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
              "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2,
-             "vectors_words": 0}  # the training reviews' words only: no word list is fetched
+             "vectors_words": 0, "vectors_dims": 8}  # the training reviews' words only: nothing fetched
 TINY_TRAINING = "--training.max_epochs=1"
 METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "words_per_sec",
                  "latency_p50_ms", "latency_p95_ms"}
