@@ -323,8 +323,8 @@ def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], 
     """The teacher-labelled synthetic reviews followed by the original training reviews,
     `original_repeats` times each (at 1000 reviews against ~20k synthetic ones, a single
     pass makes the originals 4% of the updates). With `merge_mask_token`, the teacher's
-    mask token that the augment step recorded in a synthetic doc is kept as one token. (Paths are optional like spaCy's Corpus.v1: a pipeline loads before
-    they are set.)"""
+    mask token that the augment step recorded in a synthetic doc is kept as one token.
+    (Paths are optional like spaCy's Corpus.v1: a pipeline loads before they are set.)"""
     if original_repeats < 1:
         raise ValueError(f"TrainingCorpus: original_repeats must be at least 1, got {original_repeats}")
     synthetic_corpus = Corpus(synthetic, max_length=max_length)

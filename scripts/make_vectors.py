@@ -6,8 +6,9 @@ output is mean-pooled over the word's pieces. The first dimension is the word's
 coordinate along the direction the teacher's classification head reads (POS minus
 NEG): for a one-word review, that is the teacher's own verdict on the word. The other
 dimensions are a PCA of what is left once that direction is projected out, since a
-briefly fine-tuned teacher keeps most of its variance in other directions. Each vector is stored under the word's lower, Title and UPPER form
-(one row, three keys), because a spaCy vectors table looks words up by exact form.
+briefly fine-tuned teacher keeps most of its variance in other directions. Each
+vector is stored under the word's lower, Title and UPPER form (one row, three keys),
+because a spaCy vectors table looks words up by exact form.
 Writes a spaCy pipeline folder that `[initialize] vectors` can name.
 """
 import gzip

@@ -168,7 +168,6 @@ def seeds_markdown(r: Dict) -> str:
     if r.get("routes"):
         lines += ["", "Routes of the teacher's knowledge: every variant against the baseline (gold labels, "
                   "no teacher vectors).", ""]
-        lines.append(difference_line("student - baseline (as configured)", r["student_vs_baseline"]))
         for name, route in r["routes"].items():
             lines.append(difference_line(f"{name} - baseline", route["vs_baseline"]))
             lines.append("  " + ratios_line(route))

