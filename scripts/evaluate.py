@@ -24,7 +24,7 @@ from wasabi import msg
 import distillation  # noqa: F401  (registers the student's component and scorer)
 from cli_support import InputError, require, run_cli
 from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
-                     paired_difference, resample_indices)
+                     paired_difference, resample_indices, too_wide_note)
 
 
 def calibration(p_pos: numpy.ndarray, gold_pos: numpy.ndarray, n_bins: int = 10) -> Dict:
@@ -192,6 +192,8 @@ def main(
     diff = metrics["comparisons"]["student_vs_baseline"]
     msg.info(f"student - baseline: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
              f"McNemar p {diff['mcnemar_p'][0]:.3f}")
+    if too_wide_note(diff, len(gold)):
+        msg.warn(f"student - baseline: {too_wide_note(diff, len(gold))}")
     if ratios["why_null"]:
         msg.warn(f"No gap closed or error reduction: {ratios['why_null']}")
     msg.good(f"Wrote {output_path}")

@@ -3,16 +3,12 @@
 One dev set and one large test set are fixed (dev first, then a training pool, then every
 other review as test; see make_corpus.py), and each training set is the first n reviews
 of the pool, so the sets are nested. At each size the whole per-run pipeline runs (teacher,
-augmentation, labelling, student, baseline, evaluation) in a project copy under
-training/curve-{lang}/project, so the main project's lockfile is left alone. A finished
-size is reused only while its settings (the configs and the resolved step commands) are
-unchanged; weasel resumes a size cut off part-way.
+augmentation, labelling, student, baseline, evaluation) in a project copy of its own,
+training/curve-{lang}/n{size}, so neither the main project's lockfile nor another size's
+is touched. A finished size is reused only while its settings (the configs and the
+resolved step commands) are unchanged; weasel resumes a size cut off part-way.
 """
-import hashlib
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -21,7 +17,7 @@ from wasabi import msg
 
 from cli_support import InputError, require, run_cli
 from measure import MODEL_NAMES, fmt_ci, fmt_pct
-from subproject import make_subproject
+from subproject import POINT_WORKFLOW, make_subproject, parse_point_vars, point_fingerprint, run_in
 
 # Shared with the main project: fetched data, the backbone and the taggers.
 LINKS = ("assets", "training/taggers")
@@ -31,35 +27,6 @@ POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
 def point_vars(lang: str, n_train: int, pool: int, n_dev: int, seed: int, passed: Dict) -> Dict:
     return {**passed, "lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
             "n_test": 0, "seed": seed, **POINT_VARS}
-
-
-def parse_point_vars(text: str) -> Dict:
-    pairs = [item.split("=", 1) for item in text.split()]
-    bad = [item for item, pair in zip(text.split(), pairs) if len(pair) != 2 or not pair[0]]
-    if bad:
-        raise InputError(f"point-vars: expected key=value items separated by spaces, got {bad[0]!r}")
-    return dict(pairs)
-
-
-def point_fingerprint(project: Path, overrides: Dict) -> str:
-    """What decides a size's results, as weasel sees it: the step commands with their
-    vars, and the configs. (Edits to the scripts' code are not tracked, as in weasel.)"""
-    from weasel.util import load_project_config
-
-    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
-    steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"]["curve-point"]}
-    configs = {p.name: p.read_text() for p in sorted((project / "configs").glob("*.cfg"))}
-    return hashlib.sha256(json.dumps([steps, configs], sort_keys=True).encode()).hexdigest()
-
-
-def run_point(project: Path, overrides: Dict) -> float:
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "curve-point", str(project),
-           *[f"--vars.{k}={v}" for k, v in overrides.items()]]
-    start = time.time()
-    if subprocess.run(cmd).returncode != 0:
-        raise InputError(f"the curve point n_train={overrides['n_train']} failed; see the step output above, then rerun "
-                         "(finished steps are skipped)")
-    return time.time() - start
 
 
 def plot(points: List[Dict], path: Path, lang: str) -> None:
@@ -128,9 +95,9 @@ def main(
     require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
     require(root / "training" / "taggers" / lang / "model-best", "the POS tagger", "tagger")
     out_dir = root / "training" / f"curve-{lang}"
-    project = make_subproject(out_dir / "project", root, LINKS)
     points = []
     for n in n_values:
+        project = make_subproject(out_dir / f"n{n}", root, LINKS)
         overrides = point_vars(lang, n, pool, n_dev, seed, passed)
         metrics_path = project / "training" / f"n{n}" / "metrics.json"
         record_path = metrics_path.with_name("point.json")
@@ -142,7 +109,7 @@ def main(
                 metrics_path.unlink()
             msg.divider(f"learning curve: n_train = {n}")
             record_path.parent.mkdir(parents=True, exist_ok=True)
-            seconds = run_point(project, overrides)
+            seconds = run_in(project, POINT_WORKFLOW, overrides, f"the curve point n_train={n}")
             record = {"fingerprint": fingerprint, "wall_seconds": round(seconds, 1)}
             record_path.write_text(json.dumps(record, indent=2))
         point = json.loads(metrics_path.read_text())

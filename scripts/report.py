@@ -1,4 +1,4 @@
-"""Write training/{run}/report.md with a plot, and training/summary.md over every run evaluated."""
+"""Write training/{run}/report.md with a plot of accuracy against speed."""
 import json
 from pathlib import Path
 from typing import Dict
@@ -7,7 +7,7 @@ import typer
 from wasabi import msg
 
 from cli_support import require, run_cli
-from measure import MODEL_NAMES, difference_line, fmt_ci, fmt_pct, ratios_line
+from measure import MODEL_NAMES, difference_line, fmt_ci, fmt_pct, ratios_line, too_wide_note
 
 # baseline and student share a size and speed: the better one's label goes above, the other's below
 ABOVE, BELOW, BESIDE = (10, 8), (10, -22), (10, -4)
@@ -30,8 +30,9 @@ def model_table(metrics: Dict) -> str:
 def comparison_lines(metrics: Dict) -> str:
     labels = (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"),
               ("teacher_vs_baseline", "Teacher - baseline"))
+    wide = too_wide_note(metrics["comparisons"]["student_vs_baseline"], metrics["n_test"])
     return "\n".join([difference_line(label, metrics["comparisons"][key]) for key, label in labels]
-                     + [ratios_line(metrics)])
+                     + [ratios_line(metrics)] + ([f"- **Student - baseline: {wide}.**"] if wide else []))
 
 
 def calibration_line(cal) -> str:
@@ -101,19 +102,7 @@ def main(
         "", f"![accuracy against speed]({plot_path.name})", "",
     ]
     (training_dir / run / "report.md").write_text("\n".join(text))
-    rows = ["| run | lang | n_train | n_test | baseline | teacher | student | student - baseline | gap closed "
-            "| student docs/s | teacher docs/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for path in sorted(training_dir.glob("*/metrics.json")):
-        r = json.loads(path.read_text())
-        mm, diff = r["models"], r["comparisons"]["student_vs_baseline"]
-        rows.append(f"| {path.parent.name} | {r['lang']} | {r['n_train']} | {r['n_test']} | "
-                    + " | ".join(f"{fmt_pct(mm[n]['accuracy'])} {fmt_ci(mm[n]['accuracy_ci'])}" for n in MODEL_NAMES)
-                    + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)} | "
-                    f"{fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])} | "
-                    f"{mm['student']['docs_per_sec']:.0f} | {mm['teacher']['docs_per_sec']:.0f} |")
-    (training_dir / "summary.md").write_text("# Every run evaluated\n\nAccuracy in %, 95% bootstrap intervals "
-                                             "over test docs (paired for differences).\n\n" + "\n".join(rows) + "\n")
-    msg.good(f"Wrote {training_dir / run / 'report.md'}, {plot_path} and {training_dir / 'summary.md'}")
+    msg.good(f"Wrote {training_dir / run / 'report.md'} and {plot_path}")
 
 
 if __name__ == "__main__":

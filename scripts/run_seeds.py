@@ -5,8 +5,9 @@ and the test set stay fixed. Each model is scored on every test doc, so seeds po
 the same bootstrap resamples: the interval of student - baseline covers both test-set
 sampling and the average over seeds. Both checkpoints are scored on dev and test, to
 show how far early stopping on dev (model-best) flatters the dev number.
-Finished seeds are skipped, so an interrupted run resumes.
+A seed trained with the same inputs is skipped, so an interrupted run resumes.
 """
+import hashlib
 import json
 import subprocess
 import sys
@@ -69,18 +70,45 @@ def train_args(model: str, run: str, student_original: str) -> List[str]:
     return [str(CONFIGS["baseline"]), "--paths.train", str(corpus / "train.spacy")]
 
 
-def train_seed(model: str, extra: List[str], seed: int, output: Path, run: str, lang: str, student_original: str,
-               evals: int, gpu_id: int) -> float:
+def seed_command(model: str, extra: List[str], seed: int, output: Path, run: str, lang: str, student_original: str,
+                 evals: int, gpu_id: int) -> List[str]:
     config, *paths = train_args(model, run, student_original)
     # train.py loads the vectors only for a config whose model reads them.
-    cmd = [sys.executable, str(SCRIPTS / "train.py"), config, str(output), "--evals", str(evals),
-           "--gpu-id", str(gpu_id), *paths, "--paths.dev", str(Path("corpus") / run / "dev.spacy"),
-           "--paths.vectors", str(Path("training") / run / "vectors"), *extra,
-           "--nlp.lang", lang, "--system.seed", str(seed)]
+    return [sys.executable, str(SCRIPTS / "train.py"), config, str(output), "--evals", str(evals),
+            "--gpu-id", str(gpu_id), *paths, "--paths.dev", str(Path("corpus") / run / "dev.spacy"),
+            "--paths.vectors", str(Path("training") / run / "vectors"), *extra,
+            "--nlp.lang", lang, "--system.seed", str(seed)]
+
+
+def inputs_signature(cmd: List[str], output: Path) -> str:
+    """What a seed's model depends on: the training command and the contents of every file
+    or folder it names (config, corpora, vectors, the training script). A seed is reused
+    only while this is unchanged, so a new config or synthetic set retrains it."""
+    digest = hashlib.sha256()
+    for arg in cmd[1:]:  # not the interpreter's path
+        digest.update(arg.encode())
+        path = Path(arg)
+        if path == output:  # what is written, not read
+            continue
+        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
+        for f in files:
+            digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def train_seed(cmd: List[str], output: Path, model: str, seed: int) -> float:
+    signature = inputs_signature(cmd, output)
     start = time.time()
     if subprocess.run(cmd).returncode != 0:
         raise InputError(f"training the {model} with seed {seed} failed; see the spaCy output above")
+    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
     return time.time() - start
+
+
+def is_trained(output: Path, signature: str) -> bool:
+    done = all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists()
+    record = output / "inputs.json"
+    return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
 
 
 def main(
@@ -107,12 +135,13 @@ def main(
     for seed in range(n_seeds):
         for name, (model, extra) in variants.items():
             output = training / "seeds" / str(seed) / name
-            if all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists():
+            cmd = seed_command(model, extra, seed, output, run, lang, student_original, evals, gpu_id)
+            if is_trained(output, inputs_signature(cmd, output)):
                 wall[name][seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
-                msg.info(f"Seed {seed} {name}: already trained")
+                msg.info(f"Seed {seed} {name}: already trained with these inputs")
                 continue
             msg.divider(f"seed {seed}: {name}")
-            wall[name][seed] = train_seed(model, extra, seed, output, run, lang, student_original, evals, gpu_id)
+            wall[name][seed] = train_seed(cmd, output, name, seed)
     vocab = spacy.blank(lang).vocab
     gold = {split: list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(vocab)) for split in ("dev", "test")}
     indices = resample_indices(len(gold["test"]))

@@ -1,13 +1,23 @@
-"""A copy of this project in a folder of its own, for workflows that must not touch the
-main project's lockfile (the smoke run, the learning curve): weasel keeps one lock entry
-per command name, so runs with other vars in the main folder would make `all` redo
-every step. Code and configs are copied; the named data folders are linked, so what
-was fetched or built once is shared."""
+"""Copies of this project in folders of their own, for workflows that must not touch the
+main project's lockfile (the smoke run, the learning curve, the languages): weasel keeps
+one lock entry per command name, so runs with other vars in one folder make each other
+redo every step. Each curve size and each language therefore gets its own copy. Code and
+configs are copied; the named data folders are linked, so what was fetched or built once
+(archives, the backbone, the taggers) is shared."""
+import hashlib
+import json
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Iterable
+from typing import Dict, Iterable
+
+from cli_support import InputError
 
 PROJECT_FILES = ("project.yml", "configs", "scripts")
+# The steps of one run (a curve size or a language) after the shared data is in place.
+POINT_WORKFLOW = "point"
 
 
 def make_subproject(folder: Path, root: Path, links: Iterable[str]) -> Path:
@@ -27,3 +37,33 @@ def make_subproject(folder: Path, root: Path, links: Iterable[str]) -> Path:
         if not link.is_symlink() and not link.exists():
             link.symlink_to(source, target_is_directory=True)
     return folder
+
+
+def parse_point_vars(text: str) -> Dict:
+    """'key=value key=value' (how project.yml hands its vars to a workflow script) as a dict."""
+    pairs = [item.split("=", 1) for item in text.split()]
+    bad = [item for item, pair in zip(text.split(), pairs) if len(pair) != 2 or not pair[0]]
+    if bad:
+        raise InputError(f"point-vars: expected key=value items separated by spaces, got {bad[0]!r}")
+    return dict(pairs)
+
+
+def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORKFLOW) -> str:
+    """What decides a run's results, as weasel sees it: the workflow's step commands with
+    their vars, and the configs. (Edits to the scripts' code are not tracked, as in weasel.)"""
+    from weasel.util import load_project_config
+
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
+    steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"][workflow]}
+    configs = {p.name: p.read_text() for p in sorted((project / "configs").glob("*.cfg"))}
+    return hashlib.sha256(json.dumps([steps, configs], sort_keys=True).encode()).hexdigest()
+
+
+def run_in(project: Path, name: str, overrides: Dict, what: str) -> float:
+    """`spacy project run NAME` in the copy with the given vars; the wall time in seconds."""
+    cmd = [sys.executable, "-m", "spacy", "project", "run", name, str(project),
+           *[f"--vars.{k}={v}" for k, v in overrides.items()]]
+    start = time.time()
+    if subprocess.run(cmd).returncode != 0:
+        raise InputError(f"{what} failed; see the step output above, then rerun (finished steps are skipped)")
+    return time.time() - start

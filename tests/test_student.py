@@ -1,5 +1,6 @@
 """The student: the soft_textcat component from configs/student.cfg, its data and its twin baseline."""
 import copy
+import json
 
 import numpy
 import pytest
@@ -184,3 +185,29 @@ def test_seeds_train_each_route_of_the_teachers_knowledge(monkeypatch, tmp_path)
     bow_only.to_disk(tmp_path / "bow.cfg")
     monkeypatch.setitem(run_seeds.CONFIGS, "baseline", tmp_path / "bow.cfg")
     assert set(run_seeds.plan_variants(routes=True)) == {"student", "baseline", "student_no_vectors"}
+
+
+def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
+    """`seeds` resumes by skipping trained seeds; a changed config or corpus must retrain them,
+    and what the seed itself wrote must not count as an input."""
+    import run_seeds
+
+    config, corpus, output = tmp_path / "student.cfg", tmp_path / "synthetic.spacy", tmp_path / "seeds" / "0"
+    config.write_text("[training]\nmax_epochs = 4\n")
+    corpus.write_bytes(b"docs")
+    cmd = ["python", "train.py", str(config), str(output), "--paths.synthetic", str(corpus), "--system.seed", "0"]
+    signature = run_seeds.inputs_signature(cmd, output)
+    for checkpoint in run_seeds.CHECKPOINTS:
+        (output / checkpoint).mkdir(parents=True)
+    (output / "schedule.json").write_text("{}")
+    assert not run_seeds.is_trained(output, signature)  # no record of its inputs: trained again
+    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
+    assert run_seeds.is_trained(output, run_seeds.inputs_signature(cmd, output))
+    (output / "model-last" / "weights").write_bytes(b"new")  # its own output: still the same inputs
+    assert run_seeds.inputs_signature(cmd, output) == signature
+    config.write_text("[training]\nmax_epochs = 5\n")
+    assert not run_seeds.is_trained(output, run_seeds.inputs_signature(cmd, output))
+    config.write_text("[training]\nmax_epochs = 4\n")
+    corpus.write_bytes(b"other docs")
+    assert run_seeds.inputs_signature(cmd, output) != signature
+    assert run_seeds.inputs_signature([*cmd[:-1], "1"], output) != run_seeds.inputs_signature(cmd, output)

@@ -1,0 +1,217 @@
+"""The augmentation ablation: which of Tang et al.'s methods, and how much synthetic data,
+the student needs.
+
+For each finished run named (a folder training/{run} of this project or of a curve
+size's copy, holding its teacher, vectors and labelled synthetic set), the student is
+retrained with n_seeds seeds:
+- "full": the run's own synthetic set (every method on, as labelled by `label`);
+- "no_mask", "no_pos", "no_ngram", "no_sentence": that method switched off (its
+  probability set to 0), the rest as configured; augmented and labelled anew;
+- "synthetic_{k}": the first k of the run's synthetic set in a shuffled order.
+Every variant is scored on the run's test set against "full" (paired, pooled over seeds).
+What is done is kept: augmentation, labelling (resumable) and each seed's model, which
+is reused only while its inputs are unchanged.
+"""
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import numpy
+import spacy
+import typer
+from spacy.tokens import DocBin
+from wasabi import msg
+
+import distillation  # noqa: F401  (registers the student's component)
+from cli_support import InputError, require, run_cli
+from evaluate import score_docs
+from measure import accuracy_summary, fmt_ci, fmt_pct, paired_difference, resample_indices
+from run_seeds import CONFIGS, inputs_signature, is_trained
+from subproject import parse_point_vars
+
+SCRIPTS = Path(__file__).parent
+# Each augmentation method and the var that switches it off at 0.
+METHODS = {"no_mask": "p_mask", "no_pos": "p_pos", "no_ngram": "p_ng", "no_sentence": "p_sentence"}
+RECIPE_DEFAULTS = {"p_mask": "0.1", "p_pos": "0.1", "p_ng": "0.25", "ngram_max": "5", "p_sentence": "0.25",
+                   "n_iter": "20", "max_synthetic": "60000", "seed": "0", "label_batch_size": "64",
+                   "teacher_temperature": "1.0", "student_original": "train_teacher", "evals": "10", "gpu_id": "-1"}
+
+
+def run_step(cmd: List[str], what: str) -> float:
+    start = time.time()
+    if subprocess.run(cmd).returncode != 0:
+        raise InputError(f"{what} failed; see the output above, then rerun (finished work is kept)")
+    return time.time() - start
+
+
+def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: Path) -> float:
+    """Augment the run's training reviews with one method off, and have the teacher label them."""
+    corpus, training = project / "corpus" / run, project / "training" / run
+    lang = json.loads((corpus / "stats.json").read_text())["lang"]
+    off = {METHODS[variant]: "0"}
+    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "n_iter", "seed")}, **off}
+    seconds = 0.0
+    augmented, synthetic = folder / "augmented.spacy", folder / "synthetic.spacy"
+    if not augmented.exists():
+        seconds += run_step([sys.executable, str(SCRIPTS / "augment.py"), str(corpus / "train.spacy"),
+                             str(project / "training" / "taggers" / lang / "model-best"),
+                             str(training / "teacher" / "model-last"), str(augmented),
+                             *[f"--{k.replace('_', '-')}={v}" for k, v in args.items()],
+                             f"--max-examples={recipe['max_synthetic']}"], f"augmenting {run} {variant}")
+    if not synthetic.exists():
+        seconds += run_step([sys.executable, str(SCRIPTS / "label_with_teacher.py"),
+                             str(training / "teacher" / "model-last"), str(augmented), str(synthetic),
+                             f"--batch-size={recipe['label_batch_size']}", f"--gpu-id={recipe['gpu_id']}",
+                             f"--temperature={recipe['teacher_temperature']}",
+                             f"--temperature-file={training / 'teacher_temperature.json'}"], f"labelling {run} {variant}")
+    return seconds
+
+
+def subsample(source: Path, target: Path, k: int, seed: int) -> None:
+    if target.exists():
+        return
+    db = DocBin(store_user_data=True).from_disk(source)
+    docs = list(db.get_docs(spacy.blank("xx").vocab))
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    out = DocBin(store_user_data=True, docs=[docs[i] for i in sorted(order[:k])])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out.to_disk(target)
+
+
+def train_student(project: Path, run: str, synthetic: Path, output: Path, seed: int, recipe: Dict) -> float:
+    """One seed of the shipped student's recipe on another synthetic set; reused while its inputs hold."""
+    corpus = project / "corpus" / run
+    cmd = [sys.executable, str(SCRIPTS / "train.py"), str(CONFIGS["student"]), str(output),
+           "--evals", recipe["evals"], "--gpu-id", recipe["gpu_id"], "--paths.synthetic", str(synthetic),
+           "--paths.original", str(corpus / f"{recipe['student_original']}.spacy"),
+           "--paths.dev", str(corpus / "dev.spacy"), "--paths.vectors", str(project / "training" / run / "vectors"),
+           "--nlp.lang", json.loads((corpus / "stats.json").read_text())["lang"], "--system.seed", str(seed)]
+    signature = inputs_signature(cmd, output)
+    if is_trained(output, signature):
+        return json.loads((output / "schedule.json").read_text())["wall_seconds"]
+    msg.divider(f"{run}: {output.parent.name}, seed {seed}")
+    seconds = run_step(cmd, f"training the student for {output.parent.name}, seed {seed}")
+    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
+    return seconds
+
+
+def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], checkpoint: str) -> Dict:
+    project, run = run_dir.parent.parent, run_dir.name
+    corpus = project / "corpus" / run
+    for name, step in (("teacher/model-last", "train-teacher"), ("vectors", "vectors"), ("baseline", "train-baseline")):
+        require(run_dir / name, f"the run's {name}", step)
+    full = require(corpus / "synthetic.spacy", "the labelled synthetic set", "label")
+    n_full = len(DocBin().from_disk(full))
+    synthetic = {"full": full}
+    wall = {"full": 0.0}
+    for variant in METHODS:
+        folder = run_dir / "ablation" / variant
+        wall[variant] = make_synthetic(project, run, variant, recipe, folder)
+        synthetic[variant] = folder / "synthetic.spacy"
+    for k in sizes:
+        if k < n_full:
+            name = f"synthetic_{k}"
+            synthetic[name] = run_dir / "ablation" / name / "synthetic.spacy"
+            subsample(full, synthetic[name], k, int(recipe["seed"]))
+            wall[name] = 0.0
+    vocab = spacy.blank(json.loads((corpus / "stats.json").read_text())["lang"]).vocab
+    gold = list(DocBin().from_disk(corpus / "test.spacy").get_docs(vocab))
+    correct = {}
+    for name, path in synthetic.items():
+        rows = []
+        for seed in range(n_seeds):
+            output = run_dir / "ablation" / name / f"seed{seed}"
+            wall[name] += train_student(project, run, path, output, seed, recipe)
+            rows.append(score_docs(spacy.load(output / checkpoint), gold)[0])
+        correct[name] = numpy.array(rows)
+    for name, path in (("baseline", run_dir / "baseline" / checkpoint), ("teacher", run_dir / "teacher" / "model-last")):
+        correct[name] = score_docs(spacy.load(path), gold)[0]
+    indices = resample_indices(len(gold))
+    variants = {}
+    for name, path in synthetic.items():
+        variants[name] = {**accuracy_summary(correct[name], indices), "n_synthetic": len(DocBin().from_disk(path)),
+                          "wall_seconds": round(wall[name], 1)}
+        if name != "full":
+            variants[name]["vs_full"] = paired_difference(correct[name], correct["full"], indices)
+    return {"run_dir": str(run_dir), "n_train": len(DocBin().from_disk(corpus / "train.spacy")), "n_test": len(gold),
+            "n_seeds": n_seeds, "checkpoint": checkpoint, "variants": variants,
+            "baseline": accuracy_summary(correct["baseline"], indices),
+            "teacher": accuracy_summary(correct["teacher"], indices)}
+
+
+def ablation_markdown(results: List[Dict]) -> str:
+    lines = ["# Augmentation ablation", "",
+             "Student test accuracy in %, mean over seeds with a 95% bootstrap interval pooled over seeds; "
+             "each variant against the full recipe with a paired interval. Wall time: augmenting, labelling and "
+             "training every seed of that variant (the full recipe's synthetic set comes from the run itself).", ""]
+    for r in results:
+        lines += [f"## {r['run_dir']}: {r['n_train']} training reviews, {r['n_test']} test reviews, "
+                  f"{r['n_seeds']} seeds", "",
+                  f"Baseline {fmt_pct(r['baseline']['accuracy'])} {fmt_ci(r['baseline']['ci'])}, teacher "
+                  f"{fmt_pct(r['teacher']['accuracy'])} {fmt_ci(r['teacher']['ci'])}.", "",
+                  "| variant | synthetic | student | - full | verdict | wall time |", "|---|---:|---:|---:|---|---:|"]
+        for name, v in r["variants"].items():
+            diff = v.get("vs_full")
+            change = f"{100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)}" if diff else "-"
+            verdict = "-" if not diff else ("no measurable difference" if not diff["excludes_zero"]
+                                            else "worse" if diff["difference"] < 0 else "better")
+            lines.append(f"| {name} | {v['n_synthetic']} | {fmt_pct(v['accuracy'])} {fmt_ci(v['ci'])} | {change} | "
+                         f"{verdict} | {v['wall_seconds'] / 60:.1f} min |")
+        lines.append("")
+    return "\n".join(lines + ["![ablation](ablation.png)", ""])
+
+
+def plot(results: List[Dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+    for ax, r in zip(axes[0], results):
+        names = list(r["variants"])
+        acc = [100 * r["variants"][n]["accuracy"] for n in names]
+        err = [[a - 100 * r["variants"][n]["ci"][0] for a, n in zip(acc, names)],
+               [100 * r["variants"][n]["ci"][1] - a for a, n in zip(acc, names)]]
+        ax.errorbar(range(len(names)), acc, yerr=err, fmt="o", capsize=3, label="student")
+        for key, style in (("baseline", ":"), ("teacher", "--")):
+            ax.axhline(100 * r[key]["accuracy"], linestyle=style, color="grey")
+            ax.annotate(key, (len(names) - 1, 100 * r[key]["accuracy"]), fontsize=8)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        ax.set_ylabel("test accuracy (%), 95% interval")
+        ax.set_title(f"n_train {r['n_train']} ({r['n_seeds']} seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(
+    run_dirs: List[Path] = typer.Argument(..., help="Finished runs: training/{run} of this project or of a copy"),
+    output_dir: Path = typer.Option(Path("training/ablation"), help="Writes ablation.md, .json and .png here"),
+    n_seeds: int = typer.Option(3),
+    synthetic_sizes: str = typer.Option("5000,10000,20000,40000", help="Subsets of the full synthetic set"),
+    checkpoint: str = typer.Option("model-last"),
+    point_vars_text: str = typer.Option("", "--point-vars", help="The recipe's vars, 'key=value key=value'"),
+):
+    if n_seeds < 1:
+        raise InputError(f"n-seeds must be at least 1, got {n_seeds}")
+    try:
+        sizes = sorted({int(x) for x in synthetic_sizes.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(f"synthetic sizes '{synthetic_sizes}': give whole numbers separated by commas") from None
+    recipe = {**RECIPE_DEFAULTS, **parse_point_vars(point_vars_text)}
+    results = [ablate_run(run_dir, recipe, n_seeds, sizes, checkpoint) for run_dir in run_dirs]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "ablation.json").write_text(json.dumps(results, indent=2))
+    (output_dir / "ablation.md").write_text(ablation_markdown(results))
+    plot(results, output_dir / "ablation.png")
+    msg.good(f"Wrote {output_dir / 'ablation.md'}, ablation.json and ablation.png")
+
+
+if __name__ == "__main__":
+    run_cli(main)

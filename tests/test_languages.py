@@ -1,0 +1,76 @@
+"""The `languages` workflow's planning and summary, and the warning for intervals too wide to read."""
+import json
+
+import pytest
+
+from cli_support import InputError
+from conftest import run_script
+
+
+def metrics_for(n_test, accuracies, diff_ci, gap=None):
+    models = {name: {"accuracy": acc, "accuracy_ci": [acc - 0.02, acc + 0.02], "docs_per_sec": speed}
+              for (name, acc), speed in zip(accuracies.items(), (3000.0, 30.0, 2900.0))}
+    return {"n_train": 500, "n_test": n_test, "models": models,
+            "comparisons": {"student_vs_baseline": {"difference": accuracies["student"] - accuracies["baseline"],
+                                                    "ci": diff_ci, "excludes_zero": diff_ci[0] > 0,
+                                                    "mcnemar_p": [0.01]}},
+            "gap_closed": gap, "gap_closed_ci": None if gap is None else [gap - 0.3, gap + 0.3],
+            "error_reduction": None if gap is None else 0.2, "error_reduction_ci": None if gap is None else [0.1, 0.3],
+            "why_null": None if gap is not None else "the teacher does not beat the baseline (gap +0.0 points)"}
+
+
+def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_its_own_file(tmp_path):
+    from languages import plan_languages
+
+    (tmp_path / "assets" / "reviews").mkdir(parents=True)
+    for lang in ("nl", "fr"):
+        (tmp_path / "assets" / "reviews" / f"{lang}.jsonl").write_text("{}\n")
+    (tmp_path / "mine.csv").write_text("text,stars\n")
+    plan = plan_languages("nl, fr", "it", "mine.csv", tmp_path)
+    assert list(plan) == ["nl", "fr", "it"]
+    assert plan["it"] == (tmp_path / "mine.csv").resolve()
+    assert plan["fr"] == (tmp_path / "assets/reviews/fr.jsonl").resolve()
+    assert plan_languages("nl,fr", "fr", "mine.csv", tmp_path)["fr"] == (tmp_path / "mine.csv").resolve()
+    with pytest.raises(InputError, match="no reviews for 'de'.*--vars.lang de --vars.reviews"):
+        plan_languages("nl,de", "nl", "assets/reviews/nl.jsonl", tmp_path)
+
+
+def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
+    result = run_script("languages.py", "--langs", "xx", "--lang", "xx", "--reviews", "none.jsonl", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no reviews for 'xx'" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
+    from measure import too_wide_note
+
+    assert too_wide_note({"ci": [-0.04, 0.05]}, 978) is None
+    note = too_wide_note({"ci": [-0.158, 0.105]}, 38)
+    assert "38 test reviews" in note and "26.3 points wide" in note and "too wide to conclude" in note
+
+
+def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
+    from languages import language_row, summary_markdown
+
+    nl = metrics_for(978, {"baseline": 0.90, "teacher": 0.93, "student": 0.92}, [0.003, 0.04], gap=0.7)
+    seeds = {"n_seeds": 3, "models": {"student": {"accuracy": 0.925, "ci": [0.91, 0.94]},
+                                      "baseline": {"accuracy": 0.899, "ci": [0.88, 0.92]}},
+             "student_vs_baseline": {"difference": 0.026, "ci": [0.01, 0.04], "excludes_zero": True,
+                                     "mcnemar_p": [0.01, 0.02, 0.03]},
+             "gap_closed": 0.8, "gap_closed_ci": [0.4, 1.2], "error_reduction": 0.26,
+             "error_reduction_ci": [0.1, 0.4], "why_null": None}
+    de = metrics_for(38, {"baseline": 0.5, "teacher": 0.5, "student": 0.5}, [-0.16, 0.1])
+    rows = [language_row("nl", nl, seeds, {"point": 600.0, "seeds": 300.0}),
+            language_row("de", de, None, {"point": 120.0})]
+    assert rows[0]["accuracy"]["student"] == 0.925 and rows[0]["accuracy"]["teacher"] == 0.93
+    assert rows[0]["n_seeds"] == 3 and rows[1]["n_seeds"] == 1
+    text = summary_markdown(rows)
+    assert "| nl | 500 | 978 | 3 | 89.9 [88.0, 92.0] | 93.0 [91.0, 95.0] | 92.5 [91.0, 94.0] | +2.6 [+1.0, +4.0] |" \
+        in text
+    assert "| 15.0 min |" in text and "97x" in text  # wall time over steps; student docs/s over the teacher's
+    assert "| average (2 languages) | | | | 70.0 | 71.5 | 71.2 | +1.3 | 26.0 | 80.0 |" in text
+    assert "| original experiment (6 languages) | | | | | | | +7.3 | 39 | 87 |" in text
+    assert "**de: student - baseline with 38 test reviews the paired 95% interval is 26.0 points wide" in text
+    assert "de: no gap closed or error reduction: the teacher does not beat the baseline" in text
+    assert json.loads(json.dumps(rows)) == rows  # languages.json holds the same rows
