@@ -7,12 +7,15 @@ retrained with n_seeds seeds:
 - "full": the run's own synthetic set (every method on, as labelled by `label`);
 - "no_mask", "no_pos", "no_ngram", "no_sentence": that method switched off (its
   probability set to 0), the rest as configured; augmented and labelled anew;
-- "synthetic_{k}": the first k of the run's synthetic set in a shuffled order.
+- "synthetic_{k}": k synthetic examples. Below the run's own synthetic set's size they
+  are a random subset of it; above it, a new set is augmented with proportionally more
+  rounds (n_iter), labelled once, and subsets of it are taken for each larger k.
 Every variant is scored on the run's test set against "full" (paired, pooled over seeds).
 What is done is kept: augmentation, labelling (resumable) and each seed's model, which
 is reused only while its inputs are unchanged.
 """
 import json
+import math
 import random
 import subprocess
 import sys
@@ -48,12 +51,14 @@ def run_step(cmd: List[str], what: str) -> float:
     return time.time() - start
 
 
-def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: Path) -> float:
-    """Augment the run's training reviews with one method off, and have the teacher label them."""
+def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: Path, changes: Dict,
+                   max_examples: int) -> float:
+    """Augment the run's training reviews with the recipe's settings but `changes` (a method
+    off, or more rounds), and have the teacher label them."""
     corpus, training = project / "corpus" / run, project / "training" / run
     lang = json.loads((corpus / "stats.json").read_text())["lang"]
-    off = {METHODS[variant]: "0"}
-    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "n_iter", "seed")}, **off}
+    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "n_iter", "seed")},
+            **changes}
     seconds = 0.0
     augmented, synthetic = folder / "augmented.spacy", folder / "synthetic.spacy"
     if not augmented.exists():
@@ -61,7 +66,7 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
                              str(project / "training" / "taggers" / lang / "model-best"),
                              str(training / "teacher" / "model-last"), str(augmented),
                              *[f"--{k.replace('_', '-')}={v}" for k, v in args.items()],
-                             f"--max-examples={recipe['max_synthetic']}"], f"augmenting {run} {variant}")
+                             f"--max-examples={max_examples}"], f"augmenting {run} {variant}")
     if not synthetic.exists():
         seconds += run_step([sys.executable, str(SCRIPTS / "label_with_teacher.py"),
                              str(training / "teacher" / "model-last"), str(augmented), str(synthetic),
@@ -76,6 +81,8 @@ def subsample(source: Path, target: Path, k: int, seed: int) -> None:
         return
     db = DocBin(store_user_data=True).from_disk(source)
     docs = list(db.get_docs(spacy.blank("xx").vocab))
+    if k >= len(docs):
+        k = len(docs)  # a larger set came out smaller after deduplication: all of it
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
     out = DocBin(store_user_data=True, docs=[docs[i] for i in sorted(order[:k])])
@@ -109,33 +116,45 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
     n_full = len(DocBin().from_disk(full))
     synthetic = {"full": full}
     wall = {"full": 0.0}
-    for variant in METHODS:
+    for variant, var in METHODS.items():
         folder = run_dir / "ablation" / variant
-        wall[variant] = make_synthetic(project, run, variant, recipe, folder)
+        wall[variant] = make_synthetic(project, run, variant, recipe, folder, {var: "0"}, int(recipe["max_synthetic"]))
         synthetic[variant] = folder / "synthetic.spacy"
+    larger = [k for k in sizes if k > n_full]
+    if larger:  # one new set, augmented with rounds in proportion (10% over, for duplicates)
+        n_iter = math.ceil(int(recipe["n_iter"]) * max(larger) / n_full * 1.1)
+        folder = run_dir / "ablation" / f"n_iter_{n_iter}"
+        more_seconds = make_synthetic(project, run, f"n_iter {n_iter}", recipe, folder, {"n_iter": str(n_iter)},
+                                      max(larger))
+        more = folder / "synthetic.spacy"
     for k in sizes:
-        if k < n_full:
-            name = f"synthetic_{k}"
-            synthetic[name] = run_dir / "ablation" / name / "synthetic.spacy"
-            subsample(full, synthetic[name], k, int(recipe["seed"]))
-            wall[name] = 0.0
+        if k == n_full:
+            continue
+        name = f"synthetic_{k}"
+        synthetic[name] = run_dir / "ablation" / name / "synthetic.spacy"
+        subsample(full if k < n_full else more, synthetic[name], k, int(recipe["seed"]))
+        wall[name] = more_seconds if k == max(larger or [0]) else 0.0
     vocab = spacy.blank(json.loads((corpus / "stats.json").read_text())["lang"]).vocab
     gold = list(DocBin().from_disk(corpus / "test.spacy").get_docs(vocab))
-    correct = {}
+    dev = list(DocBin().from_disk(corpus / "dev.spacy").get_docs(vocab))
+    correct, dev_accuracy = {}, {}
     for name, path in synthetic.items():
-        rows = []
+        rows, dev_rows = [], []
         for seed in range(n_seeds):
             output = run_dir / "ablation" / name / f"seed{seed}"
             wall[name] += train_student(project, run, path, output, seed, recipe)
-            rows.append(score_docs(spacy.load(output / checkpoint), gold)[0])
+            student = spacy.load(output / checkpoint)
+            rows.append(score_docs(student, gold)[0])
+            dev_rows.append(score_docs(student, dev)[0].mean())
         correct[name] = numpy.array(rows)
+        dev_accuracy[name] = float(numpy.mean(dev_rows))
     for name, path in (("baseline", run_dir / "baseline" / checkpoint), ("teacher", run_dir / "teacher" / "model-last")):
         correct[name] = score_docs(spacy.load(path), gold)[0]
     indices = resample_indices(len(gold))
     variants = {}
     for name, path in synthetic.items():
         variants[name] = {**accuracy_summary(correct[name], indices), "n_synthetic": len(DocBin().from_disk(path)),
-                          "wall_seconds": round(wall[name], 1)}
+                          "dev_accuracy": dev_accuracy[name], "wall_seconds": round(wall[name], 1)}
         if name != "full":
             variants[name]["vs_full"] = paired_difference(correct[name], correct["full"], indices)
     return {"run_dir": str(run_dir), "n_train": len(DocBin().from_disk(corpus / "train.spacy")), "n_test": len(gold),
@@ -148,19 +167,22 @@ def ablation_markdown(results: List[Dict]) -> str:
     lines = ["# Augmentation ablation", "",
              "Student test accuracy in %, mean over seeds with a 95% bootstrap interval pooled over seeds; "
              "each variant against the full recipe with a paired interval. Wall time: augmenting, labelling and "
-             "training every seed of that variant (the full recipe's synthetic set comes from the run itself).", ""]
+             "training every seed of that variant (the full recipe's synthetic set comes from the run itself). "
+             "Dev accuracy (mean over seeds) is the number to choose a recipe by; test is for reporting only.", ""]
     for r in results:
         lines += [f"## {r['run_dir']}: {r['n_train']} training reviews, {r['n_test']} test reviews, "
                   f"{r['n_seeds']} seeds", "",
                   f"Baseline {fmt_pct(r['baseline']['accuracy'])} {fmt_ci(r['baseline']['ci'])}, teacher "
                   f"{fmt_pct(r['teacher']['accuracy'])} {fmt_ci(r['teacher']['ci'])}.", "",
-                  "| variant | synthetic | student | - full | verdict | wall time |", "|---|---:|---:|---:|---|---:|"]
+                  "| variant | synthetic | dev | student | - full | verdict | wall time |",
+                  "|---|---:|---:|---:|---:|---|---:|"]
         for name, v in r["variants"].items():
             diff = v.get("vs_full")
             change = f"{100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)}" if diff else "-"
             verdict = "-" if not diff else ("no measurable difference" if not diff["excludes_zero"]
                                             else "worse" if diff["difference"] < 0 else "better")
-            lines.append(f"| {name} | {v['n_synthetic']} | {fmt_pct(v['accuracy'])} {fmt_ci(v['ci'])} | {change} | "
+            lines.append(f"| {name} | {v['n_synthetic']} | {fmt_pct(v['dev_accuracy'])} | "
+                         f"{fmt_pct(v['accuracy'])} {fmt_ci(v['ci'])} | {change} | "
                          f"{verdict} | {v['wall_seconds'] / 60:.1f} min |")
         lines.append("")
     return "\n".join(lines + ["![ablation](ablation.png)", ""])
@@ -194,7 +216,8 @@ def main(
     run_dirs: List[Path] = typer.Argument(..., help="Finished runs: training/{run} of this project or of a copy"),
     output_dir: Path = typer.Option(Path("training/ablation"), help="Writes ablation.md, .json and .png here"),
     n_seeds: int = typer.Option(3),
-    synthetic_sizes: str = typer.Option("5000,10000,20000,40000", help="Subsets of the full synthetic set"),
+    synthetic_sizes: str = typer.Option("1000,2000,10000,20000", help="Synthetic set sizes: subsets of the run's "
+                                        "own set below its size, a larger set made with more rounds above it"),
     checkpoint: str = typer.Option("model-last"),
     point_vars_text: str = typer.Option("", "--point-vars", help="The recipe's vars, 'key=value key=value'"),
 ):

@@ -22,7 +22,7 @@ from spacy.training import Example
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component and scorer)
-from cli_support import InputError, require, run_cli
+from cli_support import InputError, require, run_cli, sha256_of
 from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
                      paired_difference, resample_indices, too_wide_note)
 
@@ -137,6 +137,8 @@ def main(
     indices = resample_indices(len(gold), seed=seed)
     for name in MODEL_NAMES:
         results[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
+        # Per test doc (1 = right), so runs on the same test set can be compared paired later.
+        results[name]["correct"] = [int(x) for x in correct[name]]
     gold_pos = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in gold], dtype=int)
     results["teacher"]["calibration"] = calibration(p_pos["teacher"], gold_pos)
     if synthetic_path and synthetic_path.exists():  # the labels the student learns from
@@ -172,7 +174,7 @@ def main(
     count = lambda p: len(DocBin().from_disk(p)) if p and p.exists() else None  # noqa: E731
     metrics = {
         "lang": lang, "n_train": count(train_path), "n_synthetic": count(synthetic_path),
-        "n_test": len(gold), "models": results,
+        "n_test": len(gold), "test_sha256": sha256_of(test_path), "models": results,
         "comparisons": compare(correct, indices),
         **ratios,
         "student_teacher_agreement": float(numpy.mean(predicted["student"] == predicted["teacher"])),

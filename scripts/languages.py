@@ -1,14 +1,24 @@
 """Every language with data: the whole pipeline per language, one summary table and plot.
 
-Each language runs in a project copy of its own, training/languages/{lang} (own lockfile,
-so languages never make each other redo steps), sharing the fetched archives, the
-backbone and the taggers with the main project. A language's tagger is built once, in
-training/taggers/{lang}. A finished language is reused while its settings (the configs
-and the resolved step commands) are unchanged; weasel resumes one cut off part-way.
+The project's own language runs in the project itself, so what `spacy project run all`
+and `seeds` finished is reused (weasel decides, as for any rerun). Every other language
+runs in a project copy of its own, training/languages/{lang} (own lockfile, so languages
+never make each other redo steps), sharing the fetched archives, the backbone and the
+taggers. A language's tagger is built once, in training/taggers/{lang}.
+
+With `teacher_langs` set, one teacher is fine-tuned on the pooled training reviews of
+those languages (training/languages-pooled/teacher) and labels every language's synthetic
+data; each language then runs in training/languages-pooled/{lang}. A language outside
+`teacher_langs` is marked: its teacher saw no labelled review of it (cross-lingual
+transfer). When both kinds of run have finished, the summary compares them per language,
+paired on the same test reviews.
+
 With n_seeds >= 2 the student and the baseline are also trained with seeds 0..n-1,
 and the summary shows their mean over seeds with pooled intervals.
 """
 import json
+import os
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -16,12 +26,15 @@ import typer
 from wasabi import msg
 
 from cli_support import InputError, require, run_cli
-from measure import MODEL_NAMES, fmt_ci, fmt_pct, too_wide_note
-from subproject import POINT_WORKFLOW, make_subproject, parse_point_vars, point_fingerprint, run_in
+from measure import MODEL_NAMES, fmt_ci, fmt_pct, headline, paired_difference, resample_indices, too_wide_note
+from subproject import POINT_WORKFLOW, make_subproject, parse_point_vars, pending_steps, run_in
 
 LINKS = ("assets", "training/taggers")
 # The original experiment's average over its six languages (student against baseline).
 ORIGINAL_AVERAGE = {"points": 7.3, "error_reduction": 0.39, "gap_closed": 0.87}
+OWN, POOLED = "own", "pooled"
+# Language code for the pooled teacher's tokenizer: spaCy's multi-language class.
+POOLED_LANG = "xx"
 
 
 def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str, Path]:
@@ -41,58 +54,134 @@ def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str,
     return plan
 
 
-def run_language(root: Path, lang: str, reviews: Path, passed: Dict, n_seeds: int) -> Dict:
-    project = make_subproject(root / "training" / "languages" / lang, root, LINKS)
-    overrides = {**passed, "lang": lang, "run": lang, "reviews": str(reviews), "n_seeds": n_seeds,
-                 "seed_routes": "no-routes"}
-    record_path = project / "language.json"
+def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
+    """The languages whose training reviews the pooled teacher learns from; [] for one
+    teacher per language."""
+    names = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    unknown = [n for n in names if n not in plan]
+    if unknown:
+        raise InputError(f"teacher_langs '{text}': {', '.join(unknown)} not among the languages run "
+                         f"({', '.join(plan)}); the pooled teacher learns from their training splits, so add "
+                         "them to the var languages or drop them from teacher_langs")
+    return names
+
+
+def workflow_steps(project: Path, workflow: str) -> List[str]:
+    from weasel.util import load_project_config
+
+    return list(load_project_config(project)["workflows"][workflow])
+
+
+def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record: Dict, part: str) -> None:
+    """Run `steps` in `project` unless weasel would skip them all; time what ran. A part
+    finished earlier keeps its recorded time, or is marked as done by another run."""
+    todo = pending_steps(project, steps, overrides)
+    if not todo:
+        if part not in record["wall_seconds"] and part not in record["reused"]:
+            record["reused"].append(part)
+            msg.info(f"{what}: already done by an earlier run; reused")
+        return
+    msg.divider(what)
+    start = time.time()
+    for step in steps:  # weasel skips the finished ones
+        run_in(project, step, overrides, what)
+    record["wall_seconds"][part] = round(time.time() - start, 1)
+    record["reused"] = [p for p in record["reused"] if p != part]
+
+
+def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
+                 steps: List[str]) -> Dict:
+    """Tagger (once per language), the run's steps and the seeds, in `project`."""
+    record_path = project / "training" / run / "language.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
-    fingerprint = point_fingerprint(project, overrides) + (
-        point_fingerprint(project, overrides, "seeds") if n_seeds >= 2 else "")
-    metrics_path = project / "training" / lang / "metrics.json"
-    seeds_path = project / "training" / lang / "seeds.json"
-    wall = dict(record.get("wall_seconds", {})) if record.get("fingerprint") == fingerprint else {}
+    record = {"wall_seconds": record.get("wall_seconds", {}), "reused": record.get("reused", [])}
     if not (root / "training" / "taggers" / lang / "model-best").exists():
-        msg.divider(f"{lang}: tagger")
-        wall["tagger"] = sum(run_in(project, step, overrides, f"the {lang} tagger") for step in ("tagger-data", "tagger"))
-    if not metrics_path.exists() or "point" not in wall:
-        msg.divider(f"{lang}: teacher, student and baseline")
-        wall["point"] = run_in(project, POINT_WORKFLOW, overrides, f"the {lang} run")
-    if n_seeds >= 2 and (not seeds_path.exists() or "seeds" not in wall):
-        msg.divider(f"{lang}: {n_seeds} seeds")
-        wall["seeds"] = run_in(project, "seeds", overrides, f"the {lang} seeds")
-    record = {"fingerprint": fingerprint, "wall_seconds": {k: round(v, 1) for k, v in wall.items()}}
+        run_part(project, ["tagger-data", "tagger"], overrides, f"{lang}: tagger", record, "tagger")
+    run_part(project, steps, overrides, f"{lang}: teacher, student and baseline", record, "point")
+    if n_seeds >= 2:
+        run_part(project, ["train-seeds"], overrides, f"{lang}: {n_seeds} seeds", record, "seeds")
+    record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record, indent=2))
-    metrics = json.loads(metrics_path.read_text())
-    seeds = json.loads(seeds_path.read_text()) if n_seeds >= 2 else None
-    return language_row(lang, metrics, seeds, record["wall_seconds"])
+    metrics = json.loads((project / "training" / run / "metrics.json").read_text())
+    seeds = json.loads((project / "training" / run / "seeds.json").read_text()) if n_seeds >= 2 else None
+    return language_row(lang, metrics, seeds, record["wall_seconds"], record["reused"])
 
 
-def language_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict) -> Dict:
+def pool_corpora(sources: List[Path], target: Path) -> None:
+    """Concatenate DocBins; rewrite the target only if its contents change (weasel hashes it)."""
+    from spacy.tokens import DocBin
+
+    pooled = DocBin(store_user_data=True)
+    for source in sources:
+        pooled.merge(DocBin(store_user_data=True).from_disk(source))
+    data = pooled.to_bytes()
+    if not target.exists() or target.read_bytes() != data:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_langs: List[str],
+                   passed: Dict) -> Dict:
+    """Fine-tune one teacher on the pooled train (and dev) reviews of `teacher_langs`."""
+    project = make_subproject(folder / "teacher", root, LINKS)
+    for split in ("train", "dev"):
+        pool_corpora([corpora[lang] / f"{split}.spacy" for lang in teacher_langs],
+                     project / "corpus" / POOLED / f"{split}.spacy")
+    overrides = {**passed, "lang": POOLED_LANG, "run": POOLED}
+    record = {"wall_seconds": {}, "reused": []}
+    record_path = project / "training" / POOLED / "teacher_record.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+    run_part(project, ["train-teacher"], overrides, f"pooled teacher ({', '.join(teacher_langs)})", record, "teacher")
+    record_path.write_text(json.dumps(record, indent=2))
+    schedule = json.loads((project / "training" / POOLED / "teacher" / "schedule.json").read_text())
+    return {"path": project / "training" / POOLED / "teacher" / "model-last", "langs": teacher_langs,
+            "n_train": schedule["n_examples"], "steps": schedule["max_steps"], **record}
+
+
+def link_teacher(project: Path, run: str, teacher: Path) -> None:
+    """Point the language's teacher folder at the shared teacher (a relative link)."""
+    link = project / "training" / run / "teacher" / "model-last"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(teacher, link.parent)
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise InputError(f"{link}: a teacher trained for this language is in the way of the pooled one; remove "
+                         f"{project} to run the pooled teacher there")
+    link.symlink_to(target, target_is_directory=True)
+
+
+def language_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, reused: List[str]) -> Dict:
     """One language's numbers: from the seeds when they ran (student and baseline as the
     mean over seeds, pooled intervals), else from the single run's metrics."""
     m = metrics["models"]
     row = {"lang": lang, "n_train": metrics["n_train"], "n_test": metrics["n_test"],
-           "n_seeds": seeds["n_seeds"] if seeds else 1,
-           "accuracy": {n: m[n]["accuracy"] for n in MODEL_NAMES}, "ci": {n: m[n]["accuracy_ci"] for n in MODEL_NAMES},
-           "student_vs_baseline": metrics["comparisons"]["student_vs_baseline"],
+           "test_sha256": metrics.get("test_sha256"), **headline(metrics, seeds),
            "docs_per_sec": {n: m[n]["docs_per_sec"] for n in MODEL_NAMES},
-           "wall_seconds": wall}
-    ratios = metrics
-    if seeds:
-        for name in ("student", "baseline"):
-            row["accuracy"][name] = seeds["models"][name]["accuracy"]
-            row["ci"][name] = seeds["models"][name]["ci"]
-        row["student_vs_baseline"] = seeds["student_vs_baseline"]
-        ratios = seeds
-    for key in ("gap_closed", "gap_closed_ci", "error_reduction", "error_reduction_ci", "why_null"):
-        row[key] = ratios[key]
+           "wall_seconds": wall, "reused": reused,
+           # per test doc, for paired comparisons with the other kind of teacher (per seed with seeds)
+           "correct": {n: (seeds or {}).get("correct", {}).get(n) or m[n].get("correct") for n in MODEL_NAMES}}
     row["too_wide"] = too_wide_note(row["student_vs_baseline"], row["n_test"])
     return row
 
 
-def summary_markdown(rows: List[Dict]) -> str:
-    lines = ["# Results across languages", "",
+def wall_text(row: Dict) -> str:
+    minutes = f"{sum(row['wall_seconds'].values()) / 60:.1f} min"
+    return minutes + (f" (+ {', '.join(row['reused'])} reused)" if row["reused"] else "")
+
+
+def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None) -> str:
+    if teacher:
+        seen = ", ".join(teacher["langs"])
+        intro = (f"One teacher for every language, fine-tuned on the pooled training reviews of {seen} "
+                 f"({teacher['n_train']} reviews, {teacher['steps']} steps). A teacher marked † saw no labelled "
+                 "review of that language (cross-lingual transfer).")
+    else:
+        intro = "Each language has its own teacher, fine-tuned on that language's training reviews."
+    lines = ["# Results across languages", "", intro, "",
              "Test accuracy in %, 95% bootstrap intervals over test docs (paired for differences). With several "
              "seeds, baseline and student are the mean over seeds and their intervals pool the seeds; the "
              "teacher is one model. Speed-up is the student's docs/s over the teacher's (CPU, measured beside "
@@ -103,19 +192,26 @@ def summary_markdown(rows: List[Dict]) -> str:
     for r in rows:
         diff = r["student_vs_baseline"]
         speed = r["docs_per_sec"]
+        cross = "†" if teacher and r["lang"] not in teacher["langs"] else ""
+        cells = [f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" + (cross if n == "teacher" else "")
+                 for n in MODEL_NAMES]
         lines.append(
-            f"| {r['lang']} | {r['n_train']} | {r['n_test']} | {r['n_seeds']} | "
-            + " | ".join(f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" for n in MODEL_NAMES)
+            f"| {r['lang']} | {r['n_train']} | {r['n_test']} | {r['n_seeds']} | " + " | ".join(cells)
             + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)}"
             + f" | {fmt_pct(r['error_reduction'])} {fmt_ci(r['error_reduction_ci'])}"
             + f" | {fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])}"
             + f" | {speed['student']:.0f} | {speed['teacher']:.1f} | {speed['student'] / speed['teacher']:.0f}x"
-            + f" | {sum(r['wall_seconds'].values()) / 60:.1f} min |")
+            + f" | {wall_text(r)} |")
     lines.append(average_row(rows))
     lines.append(f"| original experiment (6 languages) | | | | | | | +{ORIGINAL_AVERAGE['points']} | "
                  f"{100 * ORIGINAL_AVERAGE['error_reduction']:.0f} | {100 * ORIGINAL_AVERAGE['gap_closed']:.0f} "
                  "| | | | |")
     notes = []
+    if teacher:
+        notes.append(f"- The pooled teacher trained once, in {sum(teacher['wall_seconds'].values()) / 60:.1f} min"
+                     + (" (reused)" if teacher["reused"] else "") + "; the wall times above do not include it.")
+        notes += [f"- **{r['lang']}: cross-lingual transfer: the teacher saw no labelled {r['lang']} review.**"
+                  for r in rows if r["lang"] not in teacher["langs"]]
     for r in rows:
         if r["too_wide"]:
             notes.append(f"- **{r['lang']}: student - baseline {r['too_wide']}.**")
@@ -124,7 +220,8 @@ def summary_markdown(rows: List[Dict]) -> str:
         if r["why_null"]:
             notes.append(f"- {r['lang']}: no gap closed or error reduction: {r['why_null']}.")
         steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in r["wall_seconds"].items())
-        notes.append(f"- {r['lang']} wall time: {steps}.")
+        reused = f"; reused from an earlier run: {', '.join(r['reused'])}" if r["reused"] else ""
+        notes.append(f"- {r['lang']} wall time: {steps or 'nothing ran'}{reused}.")
     return "\n".join(lines + [""] + notes + ["", "![results across languages](summary.png)", ""])
 
 
@@ -139,6 +236,42 @@ def average_row(rows: List[Dict]) -> str:
     return (f"| average ({len(rows)} languages) | | | | " + " | ".join(fmt_pct(acc[n]) for n in MODEL_NAMES)
             + f" | {100 * diff:+.1f} | {fmt_pct(mean([r['error_reduction'] for r in rows]))} | "
             f"{fmt_pct(mean([r['gap_closed'] for r in rows]))} | | | | |")
+
+
+def compare_teachers(own: Dict, pooled: Dict) -> str:
+    """Per language: teacher and student with the pooled teacher against their own teacher,
+    paired on the same test reviews, and the wall time of each kind of run."""
+    lines = ["## One teacher per language against one pooled teacher", "",
+             f"Pooled teacher: {', '.join(pooled['teacher']['langs'])} "
+             f"({pooled['teacher']['n_train']} reviews, {pooled['teacher']['steps']} steps, "
+             f"{sum(pooled['teacher']['wall_seconds'].values()) / 60:.1f} min). Differences are pooled - own, "
+             "paired 95% intervals (students: mean over seeds). † marks a language the pooled teacher saw no "
+             "labels of.", "",
+             "| lang | teacher own | teacher pooled | pooled - own | student own | student pooled | pooled - own "
+             "| wall own | wall pooled |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by_lang = {r["lang"]: r for r in pooled["rows"]}
+    for a in own["rows"]:
+        b = by_lang.get(a["lang"])
+        if b is None:
+            continue
+        cells = []
+        same_test = a["test_sha256"] and a["test_sha256"] == b["test_sha256"]
+        for name in ("teacher", "student"):
+            diff = "-"
+            if same_test and a["correct"][name] and b["correct"][name]:
+                d = paired_difference(b["correct"][name], a["correct"][name], resample_indices(a["n_test"]))
+                diff = f"{100 * d['difference']:+.1f} {fmt_ci(d['ci'], True)}" + (
+                    "" if d["excludes_zero"] else " (no measurable difference)")
+            cross = "†" if name == "teacher" and a["lang"] not in pooled["teacher"]["langs"] else ""
+            cells += [fmt_pct(a["accuracy"][name]), fmt_pct(b["accuracy"][name]) + cross, diff]
+        lines.append(f"| {a['lang']} | " + " | ".join(cells) + f" | {wall_text(a)} | {wall_text(b)} |")
+    total_own = sum(sum(r["wall_seconds"].values()) for r in own["rows"])
+    total_pooled = sum(sum(r["wall_seconds"].values()) for r in pooled["rows"]) + sum(
+        pooled["teacher"]["wall_seconds"].values())
+    lines += ["", f"Wall time of every language together (what ran in each workflow; reused parts not counted): "
+              f"own teachers {total_own / 60:.1f} min, pooled teacher {total_pooled / 60:.1f} min "
+              "(its one teacher included).", ""]
+    return "\n".join(lines)
 
 
 def plot(rows: List[Dict], path: Path) -> None:
@@ -169,8 +302,13 @@ def main(
     langs: str = typer.Option("nl,fr,en,es,de", help="Comma-separated languages, each read from "
                               "assets/reviews/{lang}.jsonl"),
     lang: str = typer.Option("nl", help="The project's own language, read from --reviews (added if not listed)"),
+    run: str = typer.Option("nl", help="The project's own run folder (var run); its language runs in the project"),
     reviews: str = typer.Option("assets/reviews/nl.jsonl"),
     n_seeds: int = typer.Option(3, help="Seeds for student and baseline per language; 1: one run only"),
+    seed_routes: str = typer.Option("routes", help="The project's seed_routes, for its own language; the "
+                                    "other languages train student and baseline only"),
+    teacher_langs: str = typer.Option("", help="Languages whose pooled training reviews fine-tune one shared "
+                                      "teacher; empty: one teacher per language"),
     point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each language runs with, "
                                         "as 'key=value key=value' (project.yml passes them)"),
     output_dir: Path = typer.Option(Path("training")),
@@ -178,12 +316,49 @@ def main(
     if n_seeds < 1:
         raise InputError(f"n-seeds must be at least 1, got {n_seeds}; fix the var n_seeds")
     root = Path.cwd()
-    passed = parse_point_vars(point_vars_text)
+    passed = {**parse_point_vars(point_vars_text), "n_seeds": n_seeds}
     plan = plan_languages(langs, lang, reviews, root)
+    pooled_langs = parse_teacher_langs(teacher_langs, plan)
     require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
-    rows = [run_language(root, name, path, passed, n_seeds) for name, path in plan.items()]
-    (output_dir / "languages.json").write_text(json.dumps(rows, indent=2))
-    (output_dir / "summary.md").write_text(summary_markdown(rows))
+    point = workflow_steps(root, POINT_WORKFLOW)
+
+    def language_vars(name: str, path: Path) -> Dict:
+        # The tagger var is for the project's own language; the others use their offline taggers.
+        return {**passed, "lang": name, "run": name, "reviews": str(path), "seed_routes": "no-routes",
+                "tagger": passed.get("tagger", "train") if name == lang else "train"}
+
+    teacher = None
+    if not pooled_langs:
+        mode, rows = OWN, []
+        for name, path in plan.items():
+            if name == lang:  # in the project itself: `all` and `seeds` may have done it
+                overrides = {**passed, "lang": lang, "run": run, "reviews": reviews, "seed_routes": seed_routes}
+                rows.append(run_language(root, root, name, run, overrides, n_seeds, point))
+            else:
+                project = make_subproject(root / "training" / "languages" / name, root, LINKS)
+                rows.append(run_language(project, root, name, name, language_vars(name, path), n_seeds, point))
+    else:
+        mode, folder = POOLED, root / "training" / "languages-pooled"
+        projects = {name: make_subproject(folder / name, root, LINKS) for name in plan}
+        for name, path in plan.items():
+            run_in(projects[name], "corpus", language_vars(name, path), f"the {name} corpus")
+        teacher = pooled_teacher(folder, root, {n: p / "corpus" / n for n, p in projects.items()}, pooled_langs,
+                                 passed)
+        steps = [s for s in point if s != "train-teacher"]
+        rows = []
+        for name, path in plan.items():
+            link_teacher(projects[name], name, teacher["path"])
+            rows.append(run_language(projects[name], root, name, name, language_vars(name, path), n_seeds, steps))
+        teacher = {k: (str(v) if isinstance(v, Path) else v) for k, v in teacher.items()}
+    result = {"mode": mode, "teacher": teacher, "rows": rows}
+    (output_dir / f"languages-{mode}.json").write_text(json.dumps(result, indent=2))
+    (output_dir / "languages.json").write_text(json.dumps(result, indent=2))
+    text = summary_markdown(rows, teacher)
+    other = output_dir / f"languages-{POOLED if mode == OWN else OWN}.json"
+    if other.exists():
+        both = {mode: result, OWN if mode == POOLED else POOLED: json.loads(other.read_text())}
+        text += "\n" + compare_teachers(both[OWN], both[POOLED])
+    (output_dir / "summary.md").write_text(text)
     plot(rows, output_dir / "summary.png")
     msg.good(f"Wrote {output_dir / 'summary.md'}, summary.png and languages.json")
 

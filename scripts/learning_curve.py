@@ -16,8 +16,9 @@ import typer
 from wasabi import msg
 
 from cli_support import InputError, require, run_cli
-from measure import MODEL_NAMES, fmt_ci, fmt_pct
-from subproject import POINT_WORKFLOW, make_subproject, parse_point_vars, point_fingerprint, run_in
+from measure import MODEL_NAMES, fmt_ci, fmt_pct, headline
+from subproject import (POINT_WORKFLOW, make_subproject, parse_point_vars, pending_steps, point_fingerprint,
+                        run_in)
 
 # Shared with the main project: fetched data, the backbone and the taggers.
 LINKS = ("assets", "training/taggers")
@@ -37,10 +38,11 @@ def plot(points: List[Dict], path: Path, lang: str) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     sizes = [p["n_train"] for p in points]
+    rows = [headline(p, p.get("seeds")) for p in points]
     for name in MODEL_NAMES:
-        acc = [100 * p["models"][name]["accuracy"] for p in points]
-        lo = [100 * p["models"][name]["accuracy_ci"][0] for p in points]
-        hi = [100 * p["models"][name]["accuracy_ci"][1] for p in points]
+        acc = [100 * r["accuracy"][name] for r in rows]
+        lo = [100 * r["ci"][name][0] for r in rows]
+        hi = [100 * r["ci"][name][1] for r in rows]
         ax.plot(sizes, acc, marker="o", label=name)
         ax.fill_between(sizes, lo, hi, alpha=0.2)
     ax.set_xscale("log")
@@ -57,18 +59,20 @@ def plot(points: List[Dict], path: Path, lang: str) -> None:
 def curve_markdown(points: List[Dict], lang: str) -> str:
     lines = [f"# Learning curve: {lang}", "",
              f"Dev {points[0]['n_dev']} and test {points[0]['n_test']} reviews, the same at every size; "
-             "accuracy in %, 95% bootstrap intervals (paired for the difference).", "",
-             "| n_train | synthetic | baseline | teacher | student | student - baseline | gap closed | wall time |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for p in points:
-        diff = p["comparisons"]["student_vs_baseline"]
-        gap = f"{fmt_pct(p['gap_closed'])} {fmt_ci(p['gap_closed_ci'])}" if p["gap_closed"] is not None else "-"
+             "accuracy in %, 95% bootstrap intervals (paired for the difference). With several seeds, student "
+             "and baseline are the mean over seeds, their intervals pooled over seeds; one teacher per size.", "",
+             "| n_train | synthetic | seeds | baseline | teacher | student | student - baseline | gap closed "
+             "| wall time |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [headline(p, p.get("seeds")) for p in points]
+    for p, r in zip(points, rows):
+        diff = r["student_vs_baseline"]
+        gap = f"{fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])}" if r["gap_closed"] is not None else "-"
         wall = f"{p['wall_seconds'] / 60:.1f} min" if p.get("wall_seconds") else "-"
-        lines.append(f"| {p['n_train']} | {p['n_synthetic']} | "
-                     + " | ".join(f"{fmt_pct(p['models'][n]['accuracy'])} {fmt_ci(p['models'][n]['accuracy_ci'])}"
-                                  for n in MODEL_NAMES)
+        lines.append(f"| {p['n_train']} | {p['n_synthetic']} | {r['n_seeds']} | "
+                     + " | ".join(f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" for n in MODEL_NAMES)
                      + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)} | {gap} | {wall} |")
-    notes = [f"- n_train {p['n_train']}: gap closed not given, {p['why_null']}" for p in points if p["why_null"]]
+    notes = [f"- n_train {p['n_train']}: gap closed not given, {r['why_null']}" for p, r in zip(points, rows)
+             if r["why_null"]]
     return "\n".join(lines + [""] + notes + ["", "![learning curve](curve.png)", ""])
 
 
@@ -78,6 +82,8 @@ def main(
     pool: int = typer.Option(1000, help="Training pool; the largest size must fit in it"),
     n_dev: int = typer.Option(500),
     seed: int = typer.Option(0),
+    n_seeds: int = typer.Option(1, help="Seeds for student and baseline at each size (one teacher per size); "
+                                "1: one run only"),
     point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each size runs with, "
                                         "as 'key=value key=value' (project.yml passes them)"),
 ):
@@ -113,8 +119,17 @@ def main(
             record = {"fingerprint": fingerprint, "wall_seconds": round(seconds, 1)}
             record_path.write_text(json.dumps(record, indent=2))
         point = json.loads(metrics_path.read_text())
+        if n_seeds >= 2:  # student and baseline with seeds 0..n-1 against this size's teacher
+            seeds_vars = {**overrides, "n_seeds": n_seeds, "seed_routes": "no-routes"}
+            if "seeds_wall_seconds" not in record or pending_steps(project, ["train-seeds"], seeds_vars):
+                msg.divider(f"learning curve: n_train = {n}, {n_seeds} seeds")
+                record["seeds_wall_seconds"] = round(run_in(project, "seeds", seeds_vars,
+                                                            f"the seeds at n_train={n}"), 1)
+                record_path.write_text(json.dumps(record, indent=2))
+            point["seeds"] = json.loads((metrics_path.parent / "seeds.json").read_text())
         stats = json.loads((project / "corpus" / f"n{n}" / "stats.json").read_text())
-        point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"], wall_seconds=record["wall_seconds"])
+        point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"],
+                     wall_seconds=record["wall_seconds"] + (record.get("seeds_wall_seconds", 0) if n_seeds >= 2 else 0))
         points.append(point)
     (out_dir / "curve.json").write_text(json.dumps(points, indent=2))
     (out_dir / "curve.md").write_text(curve_markdown(points, lang))

@@ -135,3 +135,23 @@ def ratios_line(r: Dict) -> str:
     return (f"- Baseline-to-teacher gap closed by the student: {fmt_pct(r['gap_closed'])}% "
             f"{fmt_ci(r['gap_closed_ci'])}; error reduction over the baseline: {fmt_pct(r['error_reduction'])}% "
             f"{fmt_ci(r['error_reduction_ci'])}")
+
+
+def headline(metrics: Dict, seeds: Optional[Dict] = None) -> Dict:
+    """A run's numbers for a table row: student and baseline as the mean over seeds with
+    pooled intervals when seeds ran (seeds.json), else the single run's (metrics.json);
+    the teacher is the run's one model either way."""
+    m = metrics["models"]
+    out = {"n_seeds": seeds["n_seeds"] if seeds else 1,
+           "accuracy": {n: m[n]["accuracy"] for n in MODEL_NAMES}, "ci": {n: m[n]["accuracy_ci"] for n in MODEL_NAMES},
+           "student_vs_baseline": metrics["comparisons"]["student_vs_baseline"]}
+    ratios = metrics
+    if seeds:
+        for name in ("student", "baseline"):
+            out["accuracy"][name] = seeds["models"][name]["accuracy"]
+            out["ci"][name] = seeds["models"][name]["ci"]
+        out["student_vs_baseline"] = seeds["student_vs_baseline"]
+        ratios = seeds
+    for key in ("gap_closed", "gap_closed_ci", "error_reduction", "error_reduction_ci", "why_null"):
+        out[key] = ratios[key]
+    return out

@@ -23,7 +23,7 @@ from thinc.api import Config
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component)
-from cli_support import InputError, require, run_cli
+from cli_support import InputError, require, run_cli, sha256_of
 from evaluate import score_docs
 from measure import (MODEL_NAMES, accuracy_summary, difference_line, distillation_ratios, fmt_ci, fmt_pct,
                      paired_difference, ratios_line, resample_indices)
@@ -173,6 +173,9 @@ def main(
                           **distillation_ratios(chosen["baseline"], teacher_correct, chosen[name], indices)}
                    for name in variants if name not in ("student", "baseline")},
         "dev_test_drift": drift,
+        # Per seed and test doc (1 = right), for paired comparisons with other runs on this test set.
+        "test_sha256": sha256_of(corpus / "test.spacy"),
+        "correct": {**{m: chosen[m].astype(int).tolist() for m in chosen}, "teacher": teacher_correct.tolist()},
         "wall_seconds": {m: {str(k): round(v, 1) for k, v in w.items()} for m, w in wall.items()},
     }
     (training / "seeds.json").write_text(json.dumps(result, indent=2))

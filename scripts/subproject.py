@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterable
+from typing import Dict, Iterable, List
 
 from cli_support import InputError
 
@@ -67,3 +67,14 @@ def run_in(project: Path, name: str, overrides: Dict, what: str) -> float:
     if subprocess.run(cmd).returncode != 0:
         raise InputError(f"{what} failed; see the step output above, then rerun (finished steps are skipped)")
     return time.time() - start
+
+
+def pending_steps(project: Path, steps: List[str], overrides: Dict) -> List[str]:
+    """The steps weasel would run (not skip) in `project` with these vars."""
+    from weasel.cli.run import check_rerun
+    from weasel.util import load_project_config
+
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
+    commands = {c["name"]: c for c in config["commands"]}
+    return [s for s in steps if any(not (project / d).exists() for d in commands[s].get("deps", []))
+            or check_rerun(project, commands[s])]

@@ -61,8 +61,8 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
              "gap_closed": 0.8, "gap_closed_ci": [0.4, 1.2], "error_reduction": 0.26,
              "error_reduction_ci": [0.1, 0.4], "why_null": None}
     de = metrics_for(38, {"baseline": 0.5, "teacher": 0.5, "student": 0.5}, [-0.16, 0.1])
-    rows = [language_row("nl", nl, seeds, {"point": 600.0, "seeds": 300.0}),
-            language_row("de", de, None, {"point": 120.0})]
+    rows = [language_row("nl", nl, seeds, {"point": 600.0, "seeds": 300.0}, []),
+            language_row("de", de, None, {"point": 120.0}, [])]
     assert rows[0]["accuracy"]["student"] == 0.925 and rows[0]["accuracy"]["teacher"] == 0.93
     assert rows[0]["n_seeds"] == 3 and rows[1]["n_seeds"] == 1
     text = summary_markdown(rows)
@@ -74,3 +74,46 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
     assert "**de: student - baseline with 38 test reviews the paired 95% interval is 26.0 points wide" in text
     assert "de: no gap closed or error reduction: the teacher does not beat the baseline" in text
     assert json.loads(json.dumps(rows)) == rows  # languages.json holds the same rows
+
+
+def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
+    from languages import language_row, summary_markdown
+
+    rows = [language_row(lang, metrics_for(500, {"baseline": 0.8, "teacher": 0.9, "student": 0.85}, [0.01, 0.09],
+                                           gap=0.5), None, {"point": 60.0}, reused)
+            for lang, reused in (("nl", ["seeds"]), ("es", []))]
+    teacher = {"langs": ["nl"], "n_train": 500, "steps": 150, "wall_seconds": {"teacher": 600.0}, "reused": []}
+    text = summary_markdown(rows, teacher)
+    assert "pooled training reviews of nl (500 reviews, 150 steps)" in text
+    assert "| es | 500 | 500 | 1 | 80.0 [78.0, 82.0] | 90.0 [88.0, 92.0]† |" in text
+    assert "| nl | 500 | 500 | 1 | 80.0 [78.0, 82.0] | 90.0 [88.0, 92.0] |" in text
+    assert "**es: cross-lingual transfer: the teacher saw no labelled es review.**" in text
+    assert "nl: cross-lingual" not in text
+    assert "1.0 min (+ seeds reused) |" in text and "trained once, in 10.0 min" in text
+
+
+def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
+    from languages import compare_teachers
+
+    n = 400
+    own_teacher = [1] * 360 + [0] * 40  # 90%
+    pooled_teacher = [1] * 320 + [0] * 80  # 80%: 40 more wrong on the same docs
+    student = [[1] * 340 + [0] * 60] * 2  # 85% on both seeds
+
+    def result(teacher_correct, langs, test_sha="abc"):
+        row = {"lang": "nl", "n_test": n, "test_sha256": test_sha, "wall_seconds": {"point": 120.0}, "reused": [],
+               "accuracy": {"teacher": sum(teacher_correct) / n, "student": 0.85, "baseline": 0.8},
+               "correct": {"teacher": teacher_correct, "student": student, "baseline": None}}
+        return {"rows": [row], "teacher": {"langs": langs, "n_train": 900, "steps": 120,
+                                           "wall_seconds": {"teacher": 300.0}, "reused": []}}
+
+    text = compare_teachers(result(own_teacher, None), result(pooled_teacher, ["fr"]))
+    line = next(x for x in text.splitlines() if x.startswith("| nl |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:3] == ["90.0", "80.0†"]  # nl was not among the pooled teacher's languages
+    assert cells[3].startswith("-10.0 [") and "no measurable" not in cells[3]
+    assert cells[6] == "+0.0 [+0.0, +0.0] (no measurable difference)"
+    assert "own teachers 2.0 min, pooled teacher 7.0 min" in text
+    # another test set: no paired difference is claimed
+    text = compare_teachers(result(own_teacher, None), result(pooled_teacher, ["fr"], test_sha="other"))
+    assert "| nl | 90.0 | 80.0† | - |" in text

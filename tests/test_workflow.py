@@ -266,47 +266,92 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     assert point_fingerprint(project, base) != fingerprint
 
 
-def test_languages_run_each_language_in_its_own_copy_with_seeds_and_reuse_finished_ones(project_run,
-                                                                                       tiny_backbone):
-    project, _, _ = project_run
-    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl", "n_seeds": 2}
+def run_languages(project, tiny_backbone, **extra):
+    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl", "n_seeds": 2,
+                 "seed_routes": "no-routes", **extra}
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
     cmd = [sys.executable, "-m", "spacy", "project", "run", "languages", str(project),
            *[f"--vars.{k}={v}" for k, v in lang_vars.items()]]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
+
+
+@pytest.fixture(scope="module")
+def languages_run(project_run, tiny_backbone):
+    """The languages workflow with one teacher per language, after `all` (the project's own
+    language, nl, runs in the project itself and reuses what `all` finished)."""
+    project, _, _ = project_run
+    result = run_languages(project, tiny_backbone)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    rows = json.loads((project / "training/languages.json").read_text())
+    return project, result
+
+
+def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(languages_run, tiny_backbone):
+    project, result = languages_run
+    said = " ".join(result.stdout.split())  # wasabi wraps long lines
+    assert "nl: teacher, student and baseline: already done by an earlier run; reused" in said
+    languages = json.loads((project / "training/languages.json").read_text())
+    assert languages["mode"] == "own" and languages["teacher"] is None
+    rows = languages["rows"]
     assert [r["lang"] for r in rows] == ["nl"] and rows[0]["n_seeds"] == 2
     assert rows[0]["n_train"] == 40 and rows[0]["n_test"] == 20
-    assert set(rows[0]["wall_seconds"]) == {"point", "seeds"} and all(v > 0 for v in rows[0]["wall_seconds"].values())
-    seeds = json.loads((project / "training/languages/nl/training/nl/seeds.json").read_text())
-    assert set(seeds["models"]) == {"baseline", "teacher", "student"}  # no routes per language
+    assert rows[0]["reused"] == ["point"] and set(rows[0]["wall_seconds"]) == {"seeds"}
+    assert rows[0]["wall_seconds"]["seeds"] > 0
+    seeds = json.loads((project / "training/nl/seeds.json").read_text())  # in the project itself
+    assert set(seeds["models"]) == {"baseline", "teacher", "student"}  # no routes: seed_routes no-routes
+    assert len(rows[0]["correct"]["student"]) == 2 and len(rows[0]["correct"]["student"][0]) == 20
     summary = (project / "training/summary.md").read_text()
     assert "| nl | 40 | 20 | 2 |" in summary and "| average (1 languages) |" in summary
     assert "too wide to conclude anything" in summary  # 20 test reviews cannot tell models apart
     assert (project / "training/summary.png").exists()
     (project / "training/summary.md").unlink()  # so weasel runs the command again
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
+    again = run_languages(project, tiny_backbone)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "nl: teacher, student and baseline" not in again.stdout and "nl: 2 seeds" not in again.stdout
-    assert json.loads((project / "training/languages.json").read_text()) == rows
+    assert "nl: 2 seeds" not in again.stdout and "==== nl:" not in again.stdout  # nothing ran again
+    assert json.loads((project / "training/languages.json").read_text())["rows"] == rows
+
+
+def test_a_pooled_teacher_trains_once_labels_each_language_and_is_compared_with_the_own(languages_run,
+                                                                                     tiny_backbone):
+    import spacy
+
+    project, _ = languages_run
+    result = run_languages(project, tiny_backbone, teacher_langs="nl")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    copy = project / "training/languages-pooled"
+    teacher = copy / "teacher/training/pooled/teacher/model-last"
+    assert spacy.load(teacher).lang == "xx"  # one multilingual teacher
+    link = copy / "nl/training/nl/teacher/model-last"
+    assert link.is_symlink() and link.resolve() == teacher.resolve()
+    assert not (copy / "nl/training/nl/teacher/model-best").exists()  # no teacher trained for nl itself
+    pooled = json.loads((project / "training/languages.json").read_text())
+    assert pooled["mode"] == "pooled" and pooled["teacher"]["langs"] == ["nl"]
+    assert pooled["teacher"]["n_train"] == 40
+    assert (project / "training/languages-own.json").exists() and (project / "training/languages-pooled.json").exists()
+    summary = (project / "training/summary.md").read_text()
+    assert "fine-tuned on the pooled training reviews of nl" in summary
+    assert "## One teacher per language against one pooled teacher" in summary
+    assert "†" not in summary.split("\n- ")[0].split("| lang |")[1]  # the teacher saw nl's labels
+    assert "the teacher saw no labelled nl review" not in summary
+    row = next(line for line in summary.splitlines() if line.startswith("| nl |") and "min |" in line
+               and line.count("|") == 10)
+    assert "[" in row  # paired differences: both runs share the test set
 
 
 def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(project_run):
     """On the finished tiny run: each method off in turn is augmented and labelled anew, a
-    subset is taken from the run's own synthetic set, and every variant is compared with
-    the full recipe; a rerun trains nothing again."""
+    smaller set is a subset of the run's own synthetic set, a larger one is made with more
+    rounds, and every variant is compared with the full recipe; a rerun trains nothing again."""
     from conftest import run_script
 
     project, _, _ = project_run
-    args = ["training/nl", "--output-dir", "training/ablation-nl", "--n-seeds", 1, "--synthetic-sizes", "30,100000",
+    args = ["training/nl", "--output-dir", "training/ablation-nl", "--n-seeds", 1, "--synthetic-sizes", "30,300",
             "--point-vars", "n_iter=2 max_synthetic=200"]
     result = run_script("ablation.py", *args, cwd=project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     (run,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())
     variants = run["variants"]
-    assert list(variants) == ["full", "no_mask", "no_pos", "no_ngram", "no_sentence", "synthetic_30"]
-    assert variants["synthetic_30"]["n_synthetic"] == 30  # 100000 is more than the run has: left out
+    assert list(variants) == ["full", "no_mask", "no_pos", "no_ngram", "no_sentence", "synthetic_30", "synthetic_300"]
+    assert variants["synthetic_30"]["n_synthetic"] == 30
     assert all("vs_full" in v for name, v in variants.items() if name != "full")
     from spacy.tokens import DocBin
     import spacy
@@ -316,6 +361,10 @@ def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(proj
     subset = {d.text for d in DocBin().from_disk(project / "training/nl/ablation/synthetic_30/synthetic.spacy")
               .get_docs(vocab)}
     assert subset < full
+    assert len(full) < variants["synthetic_300"]["n_synthetic"] <= 300  # more rounds made a larger set
+    larger = [d for d in DocBin(store_user_data=True).from_disk(
+        project / "training/nl/ablation/synthetic_300/synthetic.spacy").get_docs(vocab)]
+    assert all(0.0 < d.cats["POS"] < 1.0 for d in larger)  # labelled by the teacher
     no_mask = [d.text for d in DocBin().from_disk(project / "training/nl/ablation/no_mask/synthetic.spacy")
                .get_docs(vocab)]
     assert any("[MASK]" in t for t in full)  # the tiny teacher's mask token
