@@ -9,7 +9,8 @@ retrained with n_seeds seeds:
   probability set to 0), the rest as configured; augmented and labelled anew;
 - "synthetic_{k}": k synthetic examples. Below the run's own synthetic set's size they
   are a random subset of it; above it, a new set is augmented with proportionally more
-  rounds (n_iter), labelled once, and subsets of it are taken for each larger k.
+  rounds (n_iter), labelled once, and subsets of it are taken for each larger k. A size
+  within 15% of the run's own set is left out (it would repeat "full").
 Every variant is scored on the run's test set against "full" (paired, pooled over seeds).
 What is done is kept: augmentation, labelling (resumable) and each seed's model, which
 is reused only while its inputs are unchanged.
@@ -39,6 +40,7 @@ from subproject import parse_point_vars
 SCRIPTS = Path(__file__).parent
 # Each augmentation method and the var that switches it off at 0.
 METHODS = {"no_mask": "p_mask", "no_pos": "p_pos", "no_ngram": "p_ng", "no_sentence": "p_sentence"}
+NEAR_FULL = 0.15
 RECIPE_DEFAULTS = {"p_mask": "0.1", "p_pos": "0.1", "p_ng": "0.25", "ngram_max": "5", "p_sentence": "0.25",
                    "n_iter": "20", "max_synthetic": "60000", "seed": "0", "label_batch_size": "64",
                    "teacher_temperature": "1.0", "student_original": "train_teacher", "evals": "10", "gpu_id": "-1"}
@@ -120,6 +122,8 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
         folder = run_dir / "ablation" / variant
         wall[variant] = make_synthetic(project, run, variant, recipe, folder, {var: "0"}, int(recipe["max_synthetic"]))
         synthetic[variant] = folder / "synthetic.spacy"
+    # A size within NEAR_FULL of the run's own set would only repeat "full".
+    sizes = [k for k in sizes if abs(k - n_full) > NEAR_FULL * n_full]
     larger = [k for k in sizes if k > n_full]
     if larger:  # one new set, augmented with rounds in proportion (10% over, for duplicates)
         n_iter = math.ceil(int(recipe["n_iter"]) * max(larger) / n_full * 1.1)
@@ -128,8 +132,6 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
                                       max(larger))
         more = folder / "synthetic.spacy"
     for k in sizes:
-        if k == n_full:
-            continue
         name = f"synthetic_{k}"
         synthetic[name] = run_dir / "ablation" / name / "synthetic.spacy"
         subsample(full if k < n_full else more, synthetic[name], k, int(recipe["seed"]))

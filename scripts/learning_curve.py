@@ -84,6 +84,8 @@ def main(
     seed: int = typer.Option(0),
     n_seeds: int = typer.Option(1, help="Seeds for student and baseline at each size (one teacher per size); "
                                 "1: one run only"),
+    seed_routes: str = typer.Option("routes", help="'routes': the seeds also train each model with the teacher's "
+                                    "vectors switched the other way; 'no-routes': student and baseline only"),
     point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each size runs with, "
                                         "as 'key=value key=value' (project.yml passes them)"),
 ):
@@ -120,7 +122,7 @@ def main(
             record_path.write_text(json.dumps(record, indent=2))
         point = json.loads(metrics_path.read_text())
         if n_seeds >= 2:  # student and baseline with seeds 0..n-1 against this size's teacher
-            seeds_vars = {**overrides, "n_seeds": n_seeds, "seed_routes": "no-routes"}
+            seeds_vars = {**overrides, "n_seeds": n_seeds, "seed_routes": seed_routes}
             if "seeds_wall_seconds" not in record or pending_steps(project, ["train-seeds"], seeds_vars):
                 msg.divider(f"learning curve: n_train = {n}, {n_seeds} seeds")
                 record["seeds_wall_seconds"] = round(run_in(project, "seeds", seeds_vars,

@@ -62,6 +62,19 @@ def plan_variants(routes: bool) -> Dict[str, Tuple[str, List[str]]]:
     return variants
 
 
+def vectors_effect(variants: Dict[str, Tuple[str, List[str]]], chosen: Dict, indices) -> Dict:
+    """For student and baseline: accuracy with the teacher's vectors minus without them
+    (paired, pooled over seeds), where both were trained."""
+    out = {}
+    for name, (model, extra) in variants.items():
+        if name == model:
+            continue
+        with_vectors = name.endswith("_vectors") and not name.endswith("_no_vectors")
+        on, off = (name, model) if with_vectors else (model, name)
+        out[model] = paired_difference(chosen[on], chosen[off], indices)
+    return out
+
+
 def train_args(model: str, run: str, student_original: str) -> List[str]:
     corpus = Path("corpus") / run
     if model == "student":
@@ -172,6 +185,8 @@ def main(
         "routes": {name: {"vs_baseline": paired_difference(chosen[name], chosen["baseline"], indices),
                           **distillation_ratios(chosen["baseline"], teacher_correct, chosen[name], indices)}
                    for name in variants if name not in ("student", "baseline")},
+        # Each model with the teacher's vectors minus the same model without them.
+        "vectors_effect": vectors_effect(variants, chosen, indices),
         "dev_test_drift": drift,
         # Per seed and test doc (1 = right), for paired comparisons with other runs on this test set.
         "test_sha256": sha256_of(corpus / "test.spacy"),
@@ -203,6 +218,10 @@ def seeds_markdown(r: Dict) -> str:
         for name, route in r["routes"].items():
             lines.append(difference_line(f"{name} - baseline", route["vs_baseline"]))
             lines.append("  " + ratios_line(route))
+    if r.get("vectors_effect"):
+        lines += ["", "What the teacher's vectors add to each model (with minus without):", ""]
+        lines += [difference_line(f"{model} with - without the teacher's vectors", d)
+                  for model, d in r["vectors_effect"].items()]
     lines += ["", "Dev against test accuracy (mean over seeds): how far each checkpoint's dev number flatters it.", "",
               "| model | checkpoint | dev | test | dev - test |", "|---|---|---:|---:|---:|"]
     for model, by_ckpt in r["dev_test_drift"].items():

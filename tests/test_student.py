@@ -187,6 +187,18 @@ def test_seeds_train_each_route_of_the_teachers_knowledge(monkeypatch, tmp_path)
     assert set(run_seeds.plan_variants(routes=True)) == {"student", "baseline", "student_no_vectors"}
 
 
+def test_what_the_vectors_add_is_each_model_with_them_minus_without_them():
+    import run_seeds
+    from measure import resample_indices
+
+    right, half = numpy.ones((2, 100)), numpy.tile([1.0, 0.0], (2, 50))
+    chosen = {"student": right, "student_no_vectors": half, "baseline": half, "baseline_vectors": right}
+    effect = run_seeds.vectors_effect(run_seeds.plan_variants(routes=True), chosen, resample_indices(100))
+    assert effect["student"]["difference"] == pytest.approx(0.5)  # student has them, its variant not
+    assert effect["baseline"]["difference"] == pytest.approx(0.5)  # the baseline's variant has them
+    assert run_seeds.vectors_effect(run_seeds.plan_variants(routes=False), chosen, resample_indices(100)) == {}
+
+
 def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     """`seeds` resumes by skipping trained seeds; a changed config or corpus must retrain them,
     and what the seed itself wrote must not count as an input."""
