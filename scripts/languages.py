@@ -18,6 +18,7 @@ and the summary shows their mean over seeds with pooled intervals.
 """
 import json
 import os
+import random
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -107,14 +108,17 @@ def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict
     return language_row(lang, metrics, seeds, record["wall_seconds"], record["reused"])
 
 
-def pool_corpora(sources: List[Path], target: Path) -> None:
-    """Concatenate DocBins; rewrite the target only if its contents change (weasel hashes it)."""
+def pool_corpora(sources: List[Path], target: Path, seed: int) -> None:
+    """The docs of every source in one shuffled DocBin (so that any first-n use, such as the
+    teacher's linear probe, sees every language); rewritten only if its contents change
+    (weasel hashes it)."""
+    import spacy
     from spacy.tokens import DocBin
 
-    pooled = DocBin(store_user_data=True)
-    for source in sources:
-        pooled.merge(DocBin(store_user_data=True).from_disk(source))
-    data = pooled.to_bytes()
+    vocab = spacy.blank(POOLED_LANG).vocab
+    docs = [doc for source in sources for doc in DocBin(store_user_data=True).from_disk(source).get_docs(vocab)]
+    random.Random(seed).shuffle(docs)
+    data = DocBin(store_user_data=True, docs=docs).to_bytes()
     if not target.exists() or target.read_bytes() != data:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -126,7 +130,7 @@ def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_l
     project = make_subproject(folder / "teacher", root, LINKS)
     for split in ("train", "dev"):
         pool_corpora([corpora[lang] / f"{split}.spacy" for lang in teacher_langs],
-                     project / "corpus" / POOLED / f"{split}.spacy")
+                     project / "corpus" / POOLED / f"{split}.spacy", int(passed.get("seed", 0)))
     overrides = {**passed, "lang": POOLED_LANG, "run": POOLED}
     record = {"wall_seconds": {}, "reused": []}
     record_path = project / "training" / POOLED / "teacher_record.json"

@@ -7,6 +7,12 @@ runs `spacy train` for the config's `max_epochs` over that data (at least `min_s
 with `evals` evenly spaced dev evaluations, the last one on the final step, and a
 `warmup_linear` learning rate (if the config uses one) stretched over the same steps.
 Extra `--section.key value` options are config overrides, as for `spacy train`.
+
+Memory guard: a transformer's activations grow with the tokens in a batch, and 16 whole
+movie reviews (en, about 780 tokens each) took over 21 GB. For a pipeline with a
+transformer whose batches average more than `max_batch_tokens`, each batch is split into
+`accumulate_gradient` sub-batches: the optimizer still steps once per batch on the
+summed gradients, so the training is the same with less memory.
 """
 import json
 import math
@@ -23,7 +29,8 @@ from wasabi import msg
 from cli_support import InputError, require_gpu, run_cli
 
 def count_batches(config: Config) -> tuple:
-    """(examples, batches) in one epoch of the training corpus, as `spacy train` will see them."""
+    """(examples, batches, tokens) in one epoch of the training corpus, as `spacy train`
+    will see them."""
     import distillation  # noqa: F401  (registers the project's readers)
 
     section = config["training"]["train_corpus"].split(".")[-1]
@@ -32,7 +39,24 @@ def count_batches(config: Config) -> tuple:
     nlp = spacy.blank(config["nlp"]["lang"])
     examples = list(resolved["corpus"](nlp))
     batches = sum(1 for _ in resolved["batcher"](examples))
-    return len(examples), batches
+    return len(examples), batches, sum(len(eg.predicted) for eg in examples)
+
+
+def has_transformer(config: Config) -> bool:
+    return any(str(c.get("factory", "")) == "transformer" for c in config["components"].values())
+
+
+def accumulate_overrides(config: Config, n_batches: int, n_tokens: int, max_batch_tokens: int) -> dict:
+    """Sub-batches for a transformer pipeline whose batches average more than
+    max_batch_tokens tokens (0: never split)."""
+    if max_batch_tokens <= 0 or not has_transformer(config) or n_batches == 0:
+        return {}
+    needed = math.ceil(n_tokens / n_batches / max_batch_tokens)
+    if needed <= config["training"]["accumulate_gradient"]:
+        return {}
+    msg.info(f"Batches average {n_tokens / n_batches:.0f} tokens: each is split into {needed} sub-batches "
+             "(accumulate_gradient) to bound memory; the optimizer still steps once per batch")
+    return {"training.accumulate_gradient": needed}
 
 
 def uses_static_vectors(config: Config) -> bool:
@@ -91,6 +115,8 @@ def main(
     min_steps: int = typer.Option(0, help="Train at least this many steps, whatever the data size"),
     warmup_share: float = typer.Option(0.1, help="Share of the steps the learning rate warms up over"),
     gpu_id: int = typer.Option(-1, help="GPU id, or -1 for the CPU"),
+    max_batch_tokens: int = typer.Option(3000, help="Memory guard for transformer pipelines: batches that "
+                                         "average more tokens are split into sub-batches (0: never)"),
 ):
     from spacy.cli.train import train as spacy_train
 
@@ -110,11 +136,14 @@ def main(
     for key, value in config["paths"].items():
         if key in ("train", "dev", "synthetic", "original") and (value is None or not Path(value).exists()):
             raise InputError(f"paths.{key} = {value}: no such corpus; run the step that makes it first")
-    n_examples, n_batches = count_batches(config)
+    n_examples, n_batches, n_tokens = count_batches(config)
     if n_examples == 0:
         raise InputError(f"{config_path}: the training corpus is empty; check the paths")
     plan = plan_schedule(n_batches, epochs, min_steps, evals, warmup_share)
-    plan.update(n_examples=n_examples, epochs=epochs)
+    overrides.update(accumulate_overrides(config, n_batches, n_tokens, max_batch_tokens))
+    plan.update(n_examples=n_examples, epochs=epochs,
+                accumulate_gradient=overrides.get("training.accumulate_gradient",
+                                                  config["training"]["accumulate_gradient"]))
     msg.info(f"{n_examples} training examples in {n_batches} batches: {plan['max_steps']} steps "
              f"({plan['epochs_covered']} epochs), evaluated every {plan['eval_frequency']}")
     start = time.time()

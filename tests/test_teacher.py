@@ -169,3 +169,27 @@ def test_a_set_smaller_than_one_old_evaluation_interval_still_yields_a_trained_b
     first_score = float(rows[0][-1])
     best = json.loads((tmp_path / "model-best" / "meta.json").read_text())["performance"]["cats_accuracy"]
     assert best > first_score
+
+
+def test_long_reviews_train_the_teacher_in_sub_batches_and_the_small_models_never(tiny_corpus, tiny_backbone,
+                                                                                tmp_path):
+    """16 whole movie reviews in one transformer batch took over 21 GB; batches averaging
+    more than max-batch-tokens are split into sub-batches (accumulate_gradient), one
+    optimizer step per batch. Pipelines without a transformer are left alone."""
+    import json
+
+    from conftest import TINY_TEACHER_OVERRIDES, run_script
+
+    args = ["--evals", 1, "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
+            "--max-batch-tokens", 20]
+    result = run_script("train.py", ROOT / "configs/teacher.cfg", tmp_path / "teacher", *args, "--min-steps", 2,
+                        "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    schedule = json.loads((tmp_path / "teacher" / "schedule.json").read_text())
+    tokens_per_batch = 16 * 9  # the fixture reviews are 8-10 tokens each
+    assert schedule["accumulate_gradient"] >= tokens_per_batch // 20 // 2
+    assert "split into" in " ".join(result.stdout.split())
+    baseline = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "baseline", *args,
+                          "--training.max_epochs", 1)
+    assert baseline.returncode == 0, baseline.stdout[-2000:] + baseline.stderr[-2000:]
+    assert json.loads((tmp_path / "baseline" / "schedule.json").read_text())["accumulate_gradient"] == 1
