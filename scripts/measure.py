@@ -62,11 +62,17 @@ def paired_difference(a_correct, b_correct, indices: numpy.ndarray) -> Dict:
     b = numpy.atleast_2d(numpy.asarray(b_correct, dtype=float))
     diffs = resampled_accuracy(a, indices) - resampled_accuracy(b, indices)
     ci = interval(diffs)
+    # Seed by seed where both have seeds; one run is set against every seed of the other
+    # (e.g. a one-seed run against a three-seed one).
+    if len(a) == 1 or len(b) == 1:
+        a_rows, b_rows = numpy.broadcast_arrays(a, b)
+    else:
+        a_rows, b_rows = a[:min(len(a), len(b))], b[:min(len(a), len(b))]
     out = {"difference": float(a.mean() - b.mean()), "ci": ci,
-           "mcnemar_p": [mcnemar_p(x, y) for x, y in zip(a, numpy.broadcast_to(b, a.shape))],
+           "mcnemar_p": [mcnemar_p(x, y) for x, y in zip(a_rows, b_rows)],
            "excludes_zero": ci[0] > 0 or ci[1] < 0}
-    if len(a) > 1:
-        out["per_seed"] = [float(x) for x in a.mean(axis=1) - b.mean(axis=1 if len(b) > 1 else None)]
+    if len(a_rows) > 1:
+        out["per_seed"] = [float(x) for x in a_rows.mean(axis=1) - b_rows.mean(axis=1)]
     return out
 
 

@@ -117,3 +117,18 @@ def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
     # another test set: no paired difference is claimed
     text = compare_teachers(result(own_teacher, None), result(pooled_teacher, ["fr"], test_sha="other"))
     assert "| nl | 90.0 | 80.0† | - |" in text
+
+
+def test_a_one_seed_run_is_compared_with_a_three_seed_run_on_the_same_reviews():
+    from measure import paired_difference, resample_indices
+
+    n = 200
+    three_seeds = [[1] * 180 + [0] * 20] * 3  # 90% on every seed
+    one_seed = [1] * 160 + [0] * 40  # 80%: wrong on 20 more of the same reviews
+    for a, b, sign in ((one_seed, three_seeds, -1), (three_seeds, one_seed, 1)):
+        d = paired_difference(a, b, resample_indices(n))
+        assert round(d["difference"], 6) == sign * 0.1 and d["excludes_zero"]
+        assert len(d["mcnemar_p"]) == 3 and all(p < 0.001 for p in d["mcnemar_p"])
+        assert [round(x, 6) for x in d["per_seed"]] == [sign * 0.1] * 3
+    d = paired_difference([one_seed] * 2, three_seeds, resample_indices(n))  # 2 against 3: seeds paired
+    assert len(d["mcnemar_p"]) == 2 and round(d["difference"], 6) == -0.1
