@@ -64,10 +64,8 @@ def paired_difference(a_correct, b_correct, indices: numpy.ndarray) -> Dict:
     ci = interval(diffs)
     # Seed by seed where both have seeds; one run is set against every seed of the other
     # (e.g. a one-seed run against a three-seed one).
-    if len(a) == 1 or len(b) == 1:
-        a_rows, b_rows = numpy.broadcast_arrays(a, b)
-    else:
-        a_rows, b_rows = a[:min(len(a), len(b))], b[:min(len(a), len(b))]
+    n_pairs = min(len(a), len(b))
+    a_rows, b_rows = numpy.broadcast_arrays(a, b) if n_pairs == 1 else (a[:n_pairs], b[:n_pairs])
     out = {"difference": float(a.mean() - b.mean()), "ci": ci,
            "mcnemar_p": [mcnemar_p(x, y) for x, y in zip(a_rows, b_rows)],
            "excludes_zero": ci[0] > 0 or ci[1] < 0}
