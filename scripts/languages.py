@@ -177,6 +177,13 @@ def wall_text(row: Dict) -> str:
     return minutes + (f" (+ {', '.join(row['reused'])} reused)" if row["reused"] else "")
 
 
+def pass_wall_text(row: Dict) -> str:
+    """One pass of the pipeline for a language (its seeds and tagger left out)."""
+    if "point" in row["wall_seconds"]:
+        return f"{row['wall_seconds']['point'] / 60:.1f} min"
+    return "reused" if "point" in row["reused"] else "-"
+
+
 def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None) -> str:
     if teacher:
         seen = ", ".join(teacher["langs"])
@@ -249,10 +256,12 @@ def compare_teachers(own: Dict, pooled: Dict) -> str:
              f"Pooled teacher: {', '.join(pooled['teacher']['langs'])} "
              f"({pooled['teacher']['n_train']} reviews, {pooled['teacher']['steps']} steps, "
              f"{sum(pooled['teacher']['wall_seconds'].values()) / 60:.1f} min). Differences are pooled - own, "
-             "paired 95% intervals (students: mean over seeds). † marks a language the pooled teacher saw no "
-             "labels of.", "",
+             "paired 95% intervals (students: mean over each run's seeds; seeds own / pooled in the last column). "
+             "† marks a language the pooled teacher saw no labels of. Wall time is one pass of the pipeline "
+             "(teacher, labelling, student, baseline), so that runs with different seed counts compare; the "
+             "pooled teacher's own training is counted once, in the total.", "",
              "| lang | teacher own | teacher pooled | pooled - own | student own | student pooled | pooled - own "
-             "| wall own | wall pooled |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| wall own | wall pooled | seeds |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     by_lang = {r["lang"]: r for r in pooled["rows"]}
     for a in own["rows"]:
         b = by_lang.get(a["lang"])
@@ -268,11 +277,12 @@ def compare_teachers(own: Dict, pooled: Dict) -> str:
                     "" if d["excludes_zero"] else " (no measurable difference)")
             cross = "†" if name == "teacher" and a["lang"] not in pooled["teacher"]["langs"] else ""
             cells += [fmt_pct(a["accuracy"][name]), fmt_pct(b["accuracy"][name]) + cross, diff]
-        lines.append(f"| {a['lang']} | " + " | ".join(cells) + f" | {wall_text(a)} | {wall_text(b)} |")
-    total_own = sum(sum(r["wall_seconds"].values()) for r in own["rows"])
-    total_pooled = sum(sum(r["wall_seconds"].values()) for r in pooled["rows"]) + sum(
+        lines.append(f"| {a['lang']} | " + " | ".join(cells) + f" | {pass_wall_text(a)} | {pass_wall_text(b)} | "
+                     f"{a['n_seeds']} / {b['n_seeds']} |")
+    total_own = sum(r["wall_seconds"].get("point", 0.0) for r in own["rows"])
+    total_pooled = sum(r["wall_seconds"].get("point", 0.0) for r in pooled["rows"]) + sum(
         pooled["teacher"]["wall_seconds"].values())
-    lines += ["", f"Wall time of every language together (what ran in each workflow; reused parts not counted): "
+    lines += ["", f"Wall time of one pass over every language (reused passes not counted): "
               f"own teachers {total_own / 60:.1f} min, pooled teacher {total_pooled / 60:.1f} min "
               "(its one teacher included).", ""]
     return "\n".join(lines)
