@@ -61,21 +61,29 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
     lang = json.loads((corpus / "stats.json").read_text())["lang"]
     args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "n_iter", "seed")},
             **changes}
-    seconds = 0.0
     augmented, synthetic = folder / "augmented.spacy", folder / "synthetic.spacy"
+    # The time each step took is kept beside its output, so a resumed ablation still reports it.
+    record_path = folder / "wall_seconds.json"
+    seconds = json.loads(record_path.read_text()) if record_path.exists() else {}
+
+    def record(step: str, took: float) -> None:
+        seconds[step] = round(took, 1)
+        folder.mkdir(parents=True, exist_ok=True)
+        record_path.write_text(json.dumps(seconds))
+
     if not augmented.exists():
-        seconds += run_step([sys.executable, str(SCRIPTS / "augment.py"), str(corpus / "train.spacy"),
+        record("augment", run_step([sys.executable, str(SCRIPTS / "augment.py"), str(corpus / "train.spacy"),
                              str(project / "training" / "taggers" / lang / "model-best"),
                              str(training / "teacher" / "model-last"), str(augmented),
                              *[f"--{k.replace('_', '-')}={v}" for k, v in args.items()],
-                             f"--max-examples={max_examples}"], f"augmenting {run} {variant}")
+                             f"--max-examples={max_examples}"], f"augmenting {run} {variant}"))
     if not synthetic.exists():
-        seconds += run_step([sys.executable, str(SCRIPTS / "label_with_teacher.py"),
+        record("label", run_step([sys.executable, str(SCRIPTS / "label_with_teacher.py"),
                              str(training / "teacher" / "model-last"), str(augmented), str(synthetic),
                              f"--batch-size={recipe['label_batch_size']}", f"--gpu-id={recipe['gpu_id']}",
                              f"--temperature={recipe['teacher_temperature']}",
-                             f"--temperature-file={training / 'teacher_temperature.json'}"], f"labelling {run} {variant}")
-    return seconds
+                             f"--temperature-file={training / 'teacher_temperature.json'}"], f"labelling {run} {variant}"))
+    return sum(seconds.values())
 
 
 def subsample(source: Path, target: Path, k: int, seed: int) -> None:
@@ -102,10 +110,12 @@ def train_student(project: Path, run: str, synthetic: Path, output: Path, seed: 
            "--nlp.lang", json.loads((corpus / "stats.json").read_text())["lang"], "--system.seed", str(seed)]
     signature = inputs_signature(cmd, output)
     if is_trained(output, signature):
-        return json.loads((output / "schedule.json").read_text())["wall_seconds"]
+        # the whole step's time, kept when it ran (older outputs: the training loop's own)
+        return json.loads((output / "inputs.json").read_text()).get(
+            "wall_seconds", json.loads((output / "schedule.json").read_text())["wall_seconds"])
     msg.divider(f"{run}: {output.parent.name}, seed {seed}")
-    seconds = run_step(cmd, f"training the student for {output.parent.name}, seed {seed}")
-    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
+    seconds = round(run_step(cmd, f"training the student for {output.parent.name}, seed {seed}"), 1)
+    (output / "inputs.json").write_text(json.dumps({"signature": signature, "wall_seconds": seconds}))
     return seconds
 
 

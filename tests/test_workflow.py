@@ -333,7 +333,7 @@ def test_a_pooled_teacher_trains_once_labels_each_language_and_is_compared_with_
     assert "†" not in summary.split("\n- ")[0].split("| lang |")[1]  # the teacher saw nl's labels
     assert "the teacher saw no labelled nl review" not in summary
     row = next(line for line in summary.splitlines() if line.startswith("| nl |") and "min |" in line
-               and line.count("|") == 10)
+               and line.count("|") == 11)  # ten columns: lang to seeds
     assert "[" in row  # paired differences: both runs share the test set
 
 
@@ -372,3 +372,8 @@ def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(proj
     assert "| no_mask |" in (project / "training/ablation-nl/ablation.md").read_text()
     again = run_script("ablation.py", *args, cwd=project)
     assert again.returncode == 0 and "seed 0" not in again.stdout  # every model reused
+    # reused work still reports the time it took (augmenting, labelling, training)
+    (rerun,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())
+    assert {n: v["wall_seconds"] for n, v in rerun["variants"].items()} == {
+        n: v["wall_seconds"] for n, v in variants.items()}
+    assert variants["no_mask"]["wall_seconds"] > variants["full"]["wall_seconds"]  # its set was made here
