@@ -109,14 +109,12 @@ def train_student(project: Path, run: str, synthetic: Path, output: Path, seed: 
            "--paths.dev", str(corpus / "dev.spacy"), "--paths.vectors", str(project / "training" / run / "vectors"),
            "--nlp.lang", json.loads((corpus / "stats.json").read_text())["lang"], "--system.seed", str(seed)]
     signature = inputs_signature(cmd, output)
-    if is_trained(output, signature):
-        # the whole step's time, kept when it ran (older outputs: the training loop's own)
-        return json.loads((output / "inputs.json").read_text()).get(
-            "wall_seconds", json.loads((output / "schedule.json").read_text())["wall_seconds"])
-    msg.divider(f"{run}: {output.parent.name}, seed {seed}")
-    seconds = round(run_step(cmd, f"training the student for {output.parent.name}, seed {seed}"), 1)
-    (output / "inputs.json").write_text(json.dumps({"signature": signature, "wall_seconds": seconds}))
-    return seconds
+    if not is_trained(output, signature):
+        msg.divider(f"{run}: {output.parent.name}, seed {seed}")
+        run_step(cmd, f"training the student for {output.parent.name}, seed {seed}")
+        (output / "inputs.json").write_text(json.dumps({"signature": signature}))
+    # the training's own record, as `seeds` reports it, so a reused seed reports the same time
+    return json.loads((output / "schedule.json").read_text())["wall_seconds"]
 
 
 def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], checkpoint: str) -> Dict:
