@@ -276,7 +276,8 @@ def compare_teachers(own: Dict, pooled: Dict) -> str:
                 diff = f"{100 * d['difference']:+.1f} {fmt_ci(d['ci'], True)}" + (
                     "" if d["excludes_zero"] else " (no measurable difference)")
             cross = "†" if name == "teacher" and a["lang"] not in pooled["teacher"]["langs"] else ""
-            cells += [fmt_pct(a["accuracy"][name]), fmt_pct(b["accuracy"][name]) + cross, diff]
+            cells += [f"{fmt_pct(a['accuracy'][name])} {fmt_ci(a['ci'][name])}",
+                      f"{fmt_pct(b['accuracy'][name])} {fmt_ci(b['ci'][name])}" + cross, diff]
         lines.append(f"| {a['lang']} | " + " | ".join(cells) + f" | {pass_wall_text(a)} | {pass_wall_text(b)} | "
                      f"{a['n_seeds']} / {b['n_seeds']} |")
     total_own = sum(r["wall_seconds"].get("point", 0.0) for r in own["rows"])

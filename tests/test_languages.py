@@ -105,6 +105,7 @@ def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
         wall = {"point": 120.0, **({"seeds": 600.0} if n_seeds > 1 else {})}
         row = {"lang": "nl", "n_test": n, "test_sha256": test_sha, "wall_seconds": wall, "reused": [], "n_seeds": n_seeds,
                "accuracy": {"teacher": sum(teacher_correct) / n, "student": 0.85, "baseline": 0.8},
+               "ci": {"teacher": [0.5, 0.6], "student": [0.8, 0.9], "baseline": None},
                "correct": {"teacher": teacher_correct, "student": student, "baseline": None}}
         return {"rows": [row], "teacher": {"langs": langs, "n_train": 900, "steps": 120,
                                            "wall_seconds": {"teacher": 300.0}, "reused": []}}
@@ -112,14 +113,15 @@ def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
     text = compare_teachers(result(own_teacher, None, n_seeds=2), result(pooled_teacher, ["fr"]))
     line = next(x for x in text.splitlines() if x.startswith("| nl |"))
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[1:3] == ["90.0", "80.0†"]  # nl was not among the pooled teacher's languages
+    assert cells[1:3] == ["90.0 [50.0, 60.0]", "80.0 [50.0, 60.0]†"]  # nl was not among the pooled teacher's languages
+    assert cells[4:6] == ["85.0 [80.0, 90.0]", "85.0 [80.0, 90.0]"]  # every accuracy with its interval
     assert cells[3].startswith("-10.0 [") and "no measurable" not in cells[3]
     assert cells[6] == "+0.0 [+0.0, +0.0] (no measurable difference)"
     assert cells[7:] == ["2.0 min", "2.0 min", "2 / 1"]
     assert "own teachers 2.0 min, pooled teacher 7.0 min" in text
     # another test set: no paired difference is claimed
     text = compare_teachers(result(own_teacher, None), result(pooled_teacher, ["fr"], test_sha="other"))
-    assert "| nl | 90.0 | 80.0† | - |" in text
+    assert "| nl | 90.0 [50.0, 60.0] | 80.0 [50.0, 60.0]† | - |" in text
 
 
 def test_a_one_seed_run_is_compared_with_a_three_seed_run_on_the_same_reviews():
