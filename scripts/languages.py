@@ -15,13 +15,20 @@ paired on the same test reviews.
 
 With n_seeds >= 2 the student and the baseline are also trained with seeds 0..n-1,
 and the summary shows their mean over seeds with pooled intervals.
+
+With --jobs 2 (the default) two languages run side by side, each with half the cores:
+torch's speed-up from a second thread is small, and spaCy's own training uses one core,
+so two single-threaded runs finish more work than one run with both cores. Each
+language's step output then goes to training/{run}/languages.log in its folder.
 """
 import json
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import typer
 from wasabi import msg
@@ -36,6 +43,8 @@ ORIGINAL_AVERAGE = {"points": 7.3, "error_reduction": 0.39, "gap_closed": 0.87}
 OWN, POOLED = "own", "pooled"
 # Language code for the pooled teacher's tokenizer: spaCy's multi-language class.
 POOLED_LANG = "xx"
+# What torch (OpenMP) and numpy's BLAS read for their thread counts.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str, Path]:
@@ -73,7 +82,39 @@ def workflow_steps(project: Path, workflow: str) -> List[str]:
     return list(load_project_config(project)["workflows"][workflow])
 
 
-def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record: Dict, part: str) -> None:
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def thread_env(jobs: int, cores: int) -> Optional[Dict]:
+    """The environment of one of `jobs` runs side by side: the cores shared out, so that
+    the runs do not fight over them. None (inherit everything) for one run at a time."""
+    if jobs <= 1:
+        return None
+    return {**os.environ, **{name: str(max(1, cores // jobs)) for name in THREAD_VARS}}
+
+
+def side_by_side(tasks: List[Callable], jobs: int) -> List:
+    """Run the tasks `jobs` at a time, in the order given; their results in that order.
+    A failed task lets the others finish (their work is kept), then its error is raised."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(task) for task in tasks]
+    results, failures = [], []
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            results.append(future.result())
+        elif isinstance(error, InputError):
+            failures.append(str(error))
+        else:
+            raise error
+    if failures:
+        raise InputError("; ".join(failures))
+    return results
+
+
+def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record: Dict, part: str,
+             env: Optional[Dict] = None, log: Optional[Path] = None) -> None:
     """Run `steps` in `project` unless weasel would skip them all; time what ran. A part
     finished earlier keeps its recorded time, or is marked as done by another run."""
     todo = pending_steps(project, steps, overrides)
@@ -83,24 +124,28 @@ def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record
             msg.info(f"{what}: already done by an earlier run; reused")
         return
     msg.divider(what)
+    if log is not None:
+        msg.info(f"{what}: output in {log}")
     start = time.time()
     for step in steps:  # weasel skips the finished ones
-        run_in(project, step, overrides, what)
+        run_in(project, step, overrides, what, env=env, log=log)
     record["wall_seconds"][part] = round(time.time() - start, 1)
     record["reused"] = [p for p in record["reused"] if p != part]
 
 
 def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
-                 steps: List[str]) -> Dict:
-    """Tagger (once per language), the run's steps and the seeds, in `project`."""
+                 steps: List[str], env: Optional[Dict] = None, side_by_side: bool = False) -> Dict:
+    """Tagger (once per language), the run's steps and the seeds, in `project`; run beside
+    other languages, the steps' output goes to the language's log."""
+    log = project / "training" / run / "languages.log" if side_by_side else None
     record_path = project / "training" / run / "language.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     record = {"wall_seconds": record.get("wall_seconds", {}), "reused": record.get("reused", [])}
     if not (root / "training" / "taggers" / lang / "model-best").exists():
-        run_part(project, ["tagger-data", "tagger"], overrides, f"{lang}: tagger", record, "tagger")
-    run_part(project, steps, overrides, f"{lang}: teacher, student and baseline", record, "point")
+        run_part(project, ["tagger-data", "tagger"], overrides, f"{lang}: tagger", record, "tagger", env, log)
+    run_part(project, steps, overrides, f"{lang}: teacher, student and baseline", record, "point", env, log)
     if n_seeds >= 2:
-        run_part(project, ["train-seeds"], overrides, f"{lang}: {n_seeds} seeds", record, "seeds")
+        run_part(project, ["train-seeds"], overrides, f"{lang}: {n_seeds} seeds", record, "seeds", env, log)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record, indent=2))
     metrics = json.loads((project / "training" / run / "metrics.json").read_text())
@@ -184,7 +229,7 @@ def pass_wall_text(row: Dict) -> str:
     return "reused" if "point" in row["reused"] else "-"
 
 
-def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None) -> str:
+def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None, run: Optional[Dict] = None) -> str:
     if teacher:
         seen = ", ".join(teacher["langs"])
         intro = (f"One teacher for every language, fine-tuned on the pooled training reviews of {seen} "
@@ -233,6 +278,10 @@ def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None) -> str:
         steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in r["wall_seconds"].items())
         reused = f"; reused from an earlier run: {', '.join(r['reused'])}" if r["reused"] else ""
         notes.append(f"- {r['lang']} wall time: {steps or 'nothing ran'}{reused}.")
+    if run:
+        side = (f"{run['jobs']} languages side by side, {run['threads']} thread(s) each, so the times per "
+                "language overlap" if run["jobs"] > 1 else "one language at a time")
+        notes.append(f"- This run of every language: {run['wall_seconds'] / 60:.1f} min wall ({side}).")
     return "\n".join(lines + [""] + notes + ["", "![results across languages](summary.png)", ""])
 
 
@@ -324,12 +373,17 @@ def main(
                                     "other languages train student and baseline only"),
     teacher_langs: str = typer.Option("", help="Languages whose pooled training reviews fine-tune one shared "
                                       "teacher; empty: one teacher per language"),
+    jobs: int = typer.Option(2, help="Languages run side by side, sharing the cores out (1: one after another, "
+                             "each with every core)"),
     point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each language runs with, "
                                         "as 'key=value key=value' (project.yml passes them)"),
     output_dir: Path = typer.Option(Path("training")),
 ):
     if n_seeds < 1:
         raise InputError(f"n-seeds must be at least 1, got {n_seeds}; fix the var n_seeds")
+    if jobs < 1:
+        raise InputError(f"jobs must be at least 1, got {jobs}; fix the var languages_jobs")
+    start = time.time()
     root = Path.cwd()
     passed = {**parse_point_vars(point_vars_text), "n_seeds": n_seeds}
     plan = plan_languages(langs, lang, reviews, root)
@@ -342,16 +396,28 @@ def main(
         return {**passed, "lang": name, "run": name, "reviews": str(path), "seed_routes": "no-routes",
                 "tagger": passed.get("tagger", "train") if name == lang else "train"}
 
+    # The project's own language first: with its seed routes it is the longest run.
+    order = sorted(plan, key=lambda name: name != lang)
+    env, parallel = thread_env(jobs, usable_cores()), jobs > 1 and len(plan) > 1
+
+    def run_all_languages(project_of: Dict[str, Path], steps: List[str]) -> List[Dict]:
+        tasks = []
+        for name in order:
+            if name == lang and project_of[name] == root:  # `all` and `seeds` may have done it
+                overrides = {**passed, "lang": lang, "run": run, "reviews": reviews, "seed_routes": seed_routes}
+                tasks.append(partial(run_language, root, root, name, run, overrides, n_seeds, steps, env, parallel))
+            else:
+                tasks.append(partial(run_language, project_of[name], root, name, name,
+                                     language_vars(name, plan[name]), n_seeds, steps, env, parallel))
+        by_lang = dict(zip(order, side_by_side(tasks, jobs if parallel else 1)))
+        return [by_lang[name] for name in plan]
+
     teacher = None
     if not pooled_langs:
-        mode, rows = OWN, []
-        for name, path in plan.items():
-            if name == lang:  # in the project itself: `all` and `seeds` may have done it
-                overrides = {**passed, "lang": lang, "run": run, "reviews": reviews, "seed_routes": seed_routes}
-                rows.append(run_language(root, root, name, run, overrides, n_seeds, point))
-            else:
-                project = make_subproject(root / "training" / "languages" / name, root, LINKS)
-                rows.append(run_language(project, root, name, name, language_vars(name, path), n_seeds, point))
+        mode = OWN
+        projects = {name: root if name == lang else make_subproject(root / "training" / "languages" / name, root,
+                                                                    LINKS) for name in plan}
+        rows = run_all_languages(projects, point)
     else:
         mode, folder = POOLED, root / "training" / "languages-pooled"
         projects = {name: make_subproject(folder / name, root, LINKS) for name in plan}
@@ -359,16 +425,16 @@ def main(
             run_in(projects[name], "corpus", language_vars(name, path), f"the {name} corpus")
         teacher = pooled_teacher(folder, root, {n: p / "corpus" / n for n, p in projects.items()}, pooled_langs,
                                  passed)
-        steps = [s for s in point if s != "train-teacher"]
-        rows = []
-        for name, path in plan.items():
+        for name in plan:
             link_teacher(projects[name], name, teacher["path"])
-            rows.append(run_language(projects[name], root, name, name, language_vars(name, path), n_seeds, steps))
+        rows = run_all_languages(projects, [s for s in point if s != "train-teacher"])
         teacher = {k: (str(v) if isinstance(v, Path) else v) for k, v in teacher.items()}
-    result = {"mode": mode, "teacher": teacher, "rows": rows}
+    result = {"mode": mode, "teacher": teacher, "rows": rows,
+              "run": {"jobs": jobs if parallel else 1, "threads": int(env["OMP_NUM_THREADS"]) if env else None,
+                      "wall_seconds": round(time.time() - start, 1)}}
     (output_dir / f"languages-{mode}.json").write_text(json.dumps(result, indent=2))
     (output_dir / "languages.json").write_text(json.dumps(result, indent=2))
-    text = summary_markdown(rows, teacher)
+    text = summary_markdown(rows, teacher, result["run"])
     other = output_dir / f"languages-{POOLED if mode == OWN else OWN}.json"
     if other.exists():
         both = {mode: result, OWN if mode == POOLED else POOLED: json.loads(other.read_text())}

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 from cli_support import InputError
 
@@ -59,13 +59,24 @@ def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORK
     return hashlib.sha256(json.dumps([steps, configs], sort_keys=True).encode()).hexdigest()
 
 
-def run_in(project: Path, name: str, overrides: Dict, what: str) -> float:
-    """`spacy project run NAME` in the copy with the given vars; the wall time in seconds."""
+def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[Dict] = None,
+           log: Optional[Path] = None) -> float:
+    """`spacy project run NAME` in the copy with the given vars; the wall time in seconds.
+    With `log`, the step's output is appended there instead of the console (for runs
+    side by side); `env` replaces the environment (e.g. thread limits)."""
     cmd = [sys.executable, "-m", "spacy", "project", "run", name, str(project),
            *[f"--vars.{k}={v}" for k, v in overrides.items()]]
     start = time.time()
-    if subprocess.run(cmd).returncode != 0:
-        raise InputError(f"{what} failed; see the step output above, then rerun (finished steps are skipped)")
+    if log is None:
+        code = subprocess.run(cmd, env=env).returncode
+        where = "the step output above"
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        where = f"the end of {log}"
+    if code != 0:
+        raise InputError(f"{what} failed; see {where}, then rerun (finished steps are skipped)")
     return time.time() - start
 
 

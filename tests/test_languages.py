@@ -42,6 +42,40 @@ def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
     assert len(lines) == 1 and "no reviews for 'xx'" in lines[0] and "Traceback" not in result.stderr
 
 
+def test_languages_run_side_by_side_with_the_cores_shared_out_and_results_in_order():
+    import threading
+
+    from languages import side_by_side, thread_env
+
+    both_running = threading.Barrier(2, timeout=10)  # times out unless two tasks run at once
+
+    def task(name):
+        both_running.wait()
+        return name
+
+    assert side_by_side([lambda: task("nl"), lambda: task("fr")], jobs=2) == ["nl", "fr"]
+    env = thread_env(2, cores=2)
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert thread_env(2, cores=8)["OMP_NUM_THREADS"] == "4" and thread_env(1, cores=2) is None
+
+
+def test_a_failed_language_lets_the_others_finish_and_names_each_failure():
+    from languages import side_by_side
+
+    finished = []
+
+    def fails(name):
+        raise InputError(f"{name}: teacher failed; see its log")
+
+    def works():
+        finished.append("en")
+        return "en"
+
+    with pytest.raises(InputError, match="fr: teacher failed.*de: teacher failed"):
+        side_by_side([lambda: fails("fr"), works, lambda: fails("de")], jobs=2)
+    assert finished == ["en"]
+
+
 def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
     from measure import too_wide_note
 

