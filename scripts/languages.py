@@ -1,17 +1,19 @@
 """Every language with data: the whole pipeline per language, one summary table and plot.
 
-The project's own language runs in the project itself, so what `spacy project run all`
-and `seeds` finished is reused (weasel decides, as for any rerun). Every other language
-runs in a project copy of its own, training/languages/{lang} (own lockfile, so languages
-never make each other redo steps), sharing the fetched archives, the backbone and the
-taggers. A language's tagger is built once, in training/taggers/{lang}.
+By default (`teacher_langs` "all") one teacher is fine-tuned on the pooled training
+reviews of every language run (training/languages-pooled/teacher) and labels every
+language's synthetic data; each language then runs in training/languages-pooled/{lang}.
+A list names the languages pooled; a language outside it is marked: its teacher saw no
+labelled review of it (cross-lingual transfer).
 
-With `teacher_langs` set, one teacher is fine-tuned on the pooled training reviews of
-those languages (training/languages-pooled/teacher) and labels every language's synthetic
-data; each language then runs in training/languages-pooled/{lang}. A language outside
-`teacher_langs` is marked: its teacher saw no labelled review of it (cross-lingual
-transfer). When both kinds of run have finished, the summary compares them per language,
-paired on the same test reviews.
+With `teacher_langs` "own", each language gets its own teacher. The project's own
+language then runs in the project itself, so what `spacy project run all` and `seeds`
+finished is reused (weasel decides, as for any rerun); every other language runs in a
+project copy of its own, training/languages/{lang}. Copies have their own lockfiles, so
+languages never make each other redo steps, and share the fetched archives, the
+backbone and the taggers (each built once, in training/taggers/{lang}). When both kinds
+of run have finished, the summary compares them per language, paired on the same test
+reviews.
 
 With n_seeds >= 2 the student and the baseline are also trained with seeds 0..n-1,
 and the summary shows their mean over seeds with pooled intervals.
@@ -65,8 +67,12 @@ def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str,
 
 
 def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
-    """The languages whose training reviews the pooled teacher learns from; [] for one
-    teacher per language."""
+    """The languages whose training reviews the pooled teacher learns from: "all" every
+    language run; "own" (or empty) [], one teacher per language; else the listed ones."""
+    if text.strip() in (OWN, ""):
+        return []
+    if text.strip() == "all":
+        return list(plan)
     names = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
     unknown = [n for n in names if n not in plan]
     if unknown:
@@ -371,8 +377,9 @@ def main(
     n_seeds: int = typer.Option(3, help="Seeds for student and baseline per language; 1: one run only"),
     seed_routes: str = typer.Option("routes", help="The project's seed_routes, for its own language; the "
                                     "other languages train student and baseline only"),
-    teacher_langs: str = typer.Option("", help="Languages whose pooled training reviews fine-tune one shared "
-                                      "teacher; empty: one teacher per language"),
+    teacher_langs: str = typer.Option("all", help="Languages whose pooled training reviews fine-tune one shared "
+                                      "teacher: 'all' every language run, 'own' one teacher per language, or "
+                                      "a list such as nl,fr"),
     jobs: int = typer.Option(2, help="Languages run side by side, sharing the cores out (1: one after another, "
                              "each with every core)"),
     point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each language runs with, "

@@ -35,6 +35,17 @@ def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_
         plan_languages("nl,de", "nl", "assets/reviews/nl.jsonl", tmp_path)
 
 
+def test_the_pooled_teacher_learns_every_language_by_default_and_own_gives_one_teacher_each(tmp_path):
+    from languages import parse_teacher_langs
+
+    plan = {"nl": tmp_path, "fr": tmp_path, "de": tmp_path}
+    assert parse_teacher_langs("all", plan) == ["nl", "fr", "de"]
+    assert parse_teacher_langs("own", plan) == [] and parse_teacher_langs("", plan) == []
+    assert parse_teacher_langs("fr, nl,fr", plan) == ["fr", "nl"]
+    with pytest.raises(InputError, match="teacher_langs 'nl,it': it not among the languages run"):
+        parse_teacher_langs("nl,it", plan)
+
+
 def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
     result = run_script("languages.py", "--langs", "xx", "--lang", "xx", "--reviews", "none.jsonl", cwd=tmp_path)
     assert result.returncode == 1

@@ -282,7 +282,7 @@ def languages_run(project_run, tiny_backbone):
     language, nl, runs in the project itself and reuses what `all` finished; de runs beside
     it in a copy, as languages_jobs 2 has it)."""
     project, _, _ = project_run
-    result = run_languages(project, tiny_backbone)
+    result = run_languages(project, tiny_backbone, teacher_langs="own")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return project, result
 
@@ -312,7 +312,7 @@ def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(language
     assert "too wide to conclude anything" in summary  # 20 test reviews cannot tell models apart
     assert (project / "training/summary.png").exists()
     (project / "training/summary.md").unlink()  # so weasel runs the command again
-    again = run_languages(project, tiny_backbone)
+    again = run_languages(project, tiny_backbone, teacher_langs="own")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "==== nl:" not in again.stdout and "==== de:" not in again.stdout  # nothing ran again
     assert json.loads((project / "training/languages.json").read_text())["rows"] == rows
