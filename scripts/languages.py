@@ -140,10 +140,10 @@ def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record
 
 
 def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
-                 steps: List[str], env: Optional[Dict] = None, side_by_side: bool = False) -> Dict:
-    """Tagger (once per language), the run's steps and the seeds, in `project`; run beside
-    other languages, the steps' output goes to the language's log."""
-    log = project / "training" / run / "languages.log" if side_by_side else None
+                 steps: List[str], env: Optional[Dict] = None, to_log: bool = False) -> Dict:
+    """Tagger (once per language), the run's steps and the seeds, in `project`; with
+    `to_log` (run beside other languages) the steps' output goes to the language's log."""
+    log = project / "training" / run / "languages.log" if to_log else None
     record_path = project / "training" / run / "language.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     record = {"wall_seconds": record.get("wall_seconds", {}), "reused": record.get("reused", [])}
