@@ -1,25 +1,49 @@
-"""Labelling throughput: the teacher pipeline against a bare transformers forward pass.
+"""Labelling throughput, side by side: the fp32 pipeline, each runtime, each with workers,
+and the bare forward pass.
 
-The labeller's path (the teacher pipeline on length-sorted batches, no gradients) is
-timed against bare calls of the same Hugging Face model on exactly the tensors that
-path feeds it: a forward pre-hook records every call once, and the bare run replays
-them. So both do the same model work on the same batches, and the ratio is what spaCy
-adds (tokenizing, windows, alignment, the textcat head). Rounds are interleaved and
-the median is reported.
+Every configuration labels the same sample of synthetic docs the way the `label` step
+does (the teacher pipeline on length-sorted batches, no gradients): in one process with
+every thread, or in worker processes with one share of the threads each. Each one's
+labels are compared with the fp32 one-process labels (argmax agreement, mean |ΔP|).
+The bare forward pass replays exactly the tensors the fp32 pipeline fed its Hugging
+Face model (a forward pre-hook records every call), so its ratio to the pipeline is
+what spaCy adds around the model. Worker start-up (loading the teacher) is not timed:
+a real labelling run pays it once for tens of thousands of docs.
 """
 import json
+import multiprocessing
 import random
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Dict, List
 
 import numpy
-import spacy
 import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-import distillation  # noqa: F401  (registers the scorer the teacher names)
-from cli_support import require, run_cli
+from cli_support import InputError, require, run_cli
+from teacher_runtime import (RUNTIMES, agreement_figures, init_worker, load_teacher, predict_probs,
+                             transformer_shims, unsupported_reason, worker_predict)
+
+
+def in_workers(teacher_path: Path, runtime: str, texts: List[str], batch_size: int, workers: int,
+               threads: int):
+    """(labels, probs, seconds) for `texts` labelled by `workers` processes, start-up not timed."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+                             initargs=(str(teacher_path), runtime, threads)) as pool:
+        list(pool.map(worker_predict, [texts[:batch_size]] * workers, [batch_size] * workers))  # start + warm up
+        # interleaved slices keep each worker's share of long and short docs alike
+        parts = [texts[i::4 * workers] for i in range(4 * workers)]
+        start = time.perf_counter()
+        results = list(pool.map(worker_predict, parts, [batch_size] * len(parts)))
+        seconds = time.perf_counter() - start
+    probs = numpy.zeros((len(texts), len(results[0][0])))
+    for i, (_, part_probs) in enumerate(results):
+        probs[i::4 * workers] = part_probs
+    return results[0][0], probs, seconds
 
 
 def main(
@@ -28,59 +52,93 @@ def main(
     output_path: Path = typer.Argument(...),
     n_docs: int = typer.Option(1000, help="Docs sampled for the benchmark"),
     batch_size: int = typer.Option(64),
-    rounds: int = typer.Option(3),
+    workers: str = typer.Option("1,2", help="Process counts to try, comma-separated"),
+    runtimes: str = typer.Option(",".join(RUNTIMES), help="Runtimes to try (those this CPU cannot run fast "
+                                 "are skipped, with the reason)"),
     seed: int = typer.Option(0),
 ):
     import torch
 
     require(teacher_path, "the trained teacher", "train-teacher")
     require(docs_path, "the synthetic docs", "augment")
-    teacher = spacy.load(teacher_path)
-    trf = teacher.get_pipe("transformer").model
-    hf_model = trf.transformer
-    texts = [d.text for d in DocBin().from_disk(docs_path).get_docs(teacher.vocab)]
-    texts = sorted(random.Random(seed).sample(texts, min(n_docs, len(texts))), key=len)
-    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    try:
+        worker_counts = sorted({int(w) for w in workers.split(",") if w.strip()})
+    except ValueError:
+        worker_counts = []
+    if not worker_counts or min(worker_counts) < 1:
+        raise InputError(f"workers '{workers}': give process counts of 1 or more, e.g. 1,2")
+    wanted = [r.strip() for r in runtimes.split(",") if r.strip()]
+    unknown = [r for r in wanted if r not in RUNTIMES]
+    if unknown or not wanted:
+        raise InputError(f"runtimes '{runtimes}': choose from {', '.join(RUNTIMES)}")
+    threads = torch.get_num_threads()
+    import spacy
 
-    def run_spacy():
-        with torch.no_grad():
-            for batch in batches:
-                list(teacher.pipe(batch, batch_size=batch_size))
+    texts = [d.text for d in DocBin().from_disk(docs_path).get_docs(spacy.blank("xx").vocab)]
+    texts = random.Random(seed).sample(texts, min(n_docs, len(texts)))
+    result: Dict = {"n_docs": len(texts), "batch_size": batch_size, "threads": threads,
+                    "mean_chars": float(numpy.mean([len(t) for t in texts])), "configurations": {}, "skipped": {}}
 
+    # fp32 in one process first: the reference labels, and the model calls the bare pass replays
+    teacher = load_teacher(teacher_path, "fp32")
+    hf_model = transformer_shims(teacher)[0]._model
     calls = []
-    hook = hf_model.register_forward_pre_hook(lambda m, args, kwargs: calls.append((args, kwargs)),
-                                              with_kwargs=True)
-    run_spacy()  # records the model calls; also the warm-up
+    hook = hf_model.register_forward_pre_hook(lambda m, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
+    predict_probs(teacher, texts, batch_size)  # records the calls; also the warm-up
     hook.remove()
+    start = time.perf_counter()
+    _, reference = predict_probs(teacher, texts, batch_size)
+    fp32_seconds = time.perf_counter() - start
 
-    def run_bare():
+    def bare():
         hf_model.eval()  # thinc's predict puts the model back in train mode when it returns
         with torch.no_grad():
             for args, kwargs in calls:
                 hf_model(*args, **kwargs)
 
-    timings = {"spacy_pipeline": [], "bare_transformers": []}
-    runners = {"spacy_pipeline": run_spacy, "bare_transformers": run_bare}
-    run_bare()  # warm-up
-    order = list(runners)
-    for r in range(rounds):
-        random.Random(seed + r).shuffle(order)
-        for name in order:
-            start = time.perf_counter()
-            runners[name]()
-            timings[name].append(time.perf_counter() - start)
-        msg.info(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {len(texts) / v[-1]:.1f} docs/s" for k, v in timings.items()))
-    docs_per_sec = {name: len(texts) / float(numpy.median(t)) for name, t in timings.items()}
-    result = {"n_docs": len(texts), "batch_size": batch_size, "rounds": rounds,
-              "docs_per_sec": docs_per_sec, "seconds": timings,
-              "ratio_spacy_to_bare": docs_per_sec["spacy_pipeline"] / docs_per_sec["bare_transformers"],
-              "model_calls": len(calls),
-              "torch_threads": torch.get_num_threads()}
+    bare()
+    start = time.perf_counter()
+    bare()
+    result["bare_forward_fp32"] = {"docs_per_sec": len(texts) / (time.perf_counter() - start),
+                                   "model_calls": len(calls)}
+    del teacher
+    for runtime in wanted:
+        reason = unsupported_reason(runtime)
+        if reason:
+            msg.warn(f"{runtime} skipped: {reason}")
+            result["skipped"][runtime] = reason
+            continue
+        for count in worker_counts:
+            name = f"{runtime} x{count}"
+            if runtime == "fp32" and count == 1:
+                probs, seconds = reference, fp32_seconds
+            elif count == 1:
+                model = load_teacher(teacher_path, runtime)
+                predict_probs(model, texts[:batch_size], batch_size)  # warm-up
+                start = time.perf_counter()
+                _, probs = predict_probs(model, texts, batch_size)
+                seconds = time.perf_counter() - start
+            else:
+                _, probs, seconds = in_workers(teacher_path, runtime, texts, batch_size, count,
+                                               max(1, threads // count))
+            entry = {"runtime": runtime, "workers": count, "threads_per_worker": max(1, threads // count),
+                     "docs_per_sec": len(texts) / seconds, **agreement_figures(reference, probs)}
+            result["configurations"][name] = entry
+            msg.info(f"{name}: {entry['docs_per_sec']:.1f} docs/s, {100 * entry['agreement']:.2f}% agreement "
+                     "with fp32")
+    base = result["configurations"]["fp32 x1"]["docs_per_sec"] if "fp32 x1" in result["configurations"] \
+        else len(texts) / fp32_seconds
+    for entry in result["configurations"].values():
+        entry["speedup_vs_fp32_pipeline"] = entry["docs_per_sec"] / base
+    result["ratio_pipeline_to_bare"] = (len(texts) / fp32_seconds) / result["bare_forward_fp32"]["docs_per_sec"]
+    rows = [(name, f"{e['docs_per_sec']:.1f}", f"{e['speedup_vs_fp32_pipeline']:.2f}x",
+             f"{100 * e['agreement']:.2f}", f"{e['mean_abs_dp']:.4f}") for name, e in result["configurations"].items()]
+    rows.append(("bare forward fp32", f"{result['bare_forward_fp32']['docs_per_sec']:.1f}",
+                 f"{result['bare_forward_fp32']['docs_per_sec'] / base:.2f}x", "-", "-"))
+    msg.table(rows, header=("configuration", "docs/s", "vs fp32", "agree %", "mean |dP|"), divider=True)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(result, indent=2))
-    msg.good(f"spaCy labelling runs at {100 * result['ratio_spacy_to_bare']:.1f}% of a bare forward pass "
-             f"({docs_per_sec['spacy_pipeline']:.1f} vs {docs_per_sec['bare_transformers']:.1f} docs/s); "
-             f"wrote {output_path}")
+    msg.good(f"Wrote {output_path}")
 
 
 if __name__ == "__main__":

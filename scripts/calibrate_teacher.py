@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 
 import numpy
-import spacy
 import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-import distillation  # noqa: F401  (registers what the teacher's config names)
+from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, run_cli
 from evaluate import calibration, score_docs
+from teacher_runtime import load_teacher
 
 LOG_ODDS_LIMIT = 30.0
 
@@ -57,17 +57,23 @@ def main(
     teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
     dev_path: Path = typer.Argument(..., help="Gold dev docs (.spacy); never the test set"),
     output_path: Path = typer.Argument(..., help="Writes the temperature as JSON here"),
+    runtime_file: Path = typer.Option(None, help="Run the teacher in the runtime choose_runtime.py chose "
+                                      "(default fp32), as labelling will"),
 ):
     require(teacher_path, "the trained teacher", "train-teacher")
     require(dev_path, "the dev docs", "corpus")
-    teacher = spacy.load(teacher_path)
+    runtime = read_chosen_runtime(runtime_file) if runtime_file else "fp32"
+    teacher = load_teacher(teacher_path, runtime)
     docs = list(DocBin().from_disk(dev_path).get_docs(teacher.vocab))
+    if not docs or any(not d.cats for d in docs):
+        raise InputError(f"{dev_path}: {sum(not d.cats for d in docs)} of {len(docs)} docs have no gold cats; "
+                         "calibration needs the labelled dev set (corpus/RUN/dev.spacy)")
     if len(docs) < 10:
         raise InputError(f"{dev_path}: {len(docs)} dev docs are too few to fit a temperature; use 10 or more")
     _, p_pos, _ = score_docs(teacher, docs)
     gold = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in docs], dtype=int)
     temperature = fit_temperature(p_pos, gold)
-    result = {"temperature": temperature, "dev_docs": len(docs),
+    result = {"temperature": temperature, "dev_docs": len(docs), "runtime": runtime,
               "dev_before": calibration(p_pos, gold), "dev_after": calibration(apply_temperature(p_pos, temperature), gold)}
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(result, indent=2))

@@ -22,9 +22,11 @@ from spacy.training import Example
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component and scorer)
+from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, run_cli, sha256_of
 from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
                      paired_difference, resample_indices, too_wide_note)
+from teacher_runtime import load_teacher
 
 
 def calibration(p_pos: numpy.ndarray, gold_pos: numpy.ndarray, n_bins: int = 10) -> Dict:
@@ -92,6 +94,28 @@ def batch_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> D
     return {"docs_per_sec": n_docs / elapsed, "words_per_sec": n_words / elapsed, "seconds": elapsed}
 
 
+def raw_text_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> Dict[str, float]:
+    """One round end to end, as a user meets it: raw texts through nlp.pipe, tokenizer included."""
+    n_docs = 0
+    start = time.perf_counter()
+    while True:
+        for _ in nlp.pipe(texts, batch_size=batch_size):
+            pass
+        n_docs += len(texts)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            break
+    return {"docs_per_sec": n_docs / elapsed, "seconds": elapsed}
+
+
+def read_record(path, suffix: str):
+    """The JSON record a step wrote next to its output (e.g. synthetic.labelling.json), or None."""
+    if not path:
+        return None
+    record = Path(path).with_name(Path(path).stem + suffix)
+    return json.loads(record.read_text()) if record.exists() else None
+
+
 def compare(correct: Dict[str, numpy.ndarray], indices: numpy.ndarray) -> Dict:
     return {
         "student_vs_baseline": paired_difference(correct["student"], correct["baseline"], indices),
@@ -112,6 +136,8 @@ def main(
     min_round_seconds: float = typer.Option(1.0, help="Each speed round repeats the docs at least this long"),
     latency_docs: int = typer.Option(100, help="Docs timed one at a time for latency"),
     batch_size: int = typer.Option(64),
+    teacher_runtime_file: Path = typer.Option(None, help="The runtime choose_runtime.py chose: the teacher is "
+                                              "also scored and timed in it (its quality as trained stays fp32)"),
     seed: int = typer.Option(0),
 ):
     import torch
@@ -125,9 +151,16 @@ def main(
         require(path, f"the trained {name}", f"train-{name}")
     require(test_path, "the test docs", "corpus")
     models = {name: spacy.load(path) for name, path in paths.items()}
+    runtime = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else "fp32"
+    timed = dict(models)  # what the speed rounds time: the teacher in its fastest gated runtime too
+    if runtime != "fp32":
+        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime)
     gold = list(DocBin().from_disk(test_path).get_docs(models["student"].vocab))
     if not gold:
         raise InputError(f"{test_path}: no test docs; check the corpus step's n_test")
+    if any(not d.cats for d in gold):
+        raise InputError(f"{test_path}: {sum(not d.cats for d in gold)} of {len(gold)} docs have no gold cats; "
+                         "evaluate needs labelled test docs (corpus/RUN/test.spacy), not synthetic ones")
     results, correct, p_pos = {}, {}, {}
     for name in MODEL_NAMES:
         msg.info(f"Scoring the {name} on {len(gold)} test docs")
@@ -141,6 +174,13 @@ def main(
         results[name]["correct"] = [int(x) for x in correct[name]]
     gold_pos = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in gold], dtype=int)
     results["teacher"]["calibration"] = calibration(p_pos["teacher"], gold_pos)
+    if runtime != "fp32":
+        msg.info(f"Scoring the teacher in its {runtime} runtime")
+        fast, fast_correct, fast_p = quality(timed[f"teacher_{runtime}"], gold)
+        fast["accuracy_ci"] = accuracy_summary(fast_correct, indices)["ci"]
+        fast["minus_fp32"] = paired_difference(fast_correct, correct["teacher"], indices)
+        fast["agreement_with_fp32"] = float(numpy.mean((fast_p > 0.5) == (p_pos["teacher"] > 0.5)))
+        results["teacher"]["runtime"] = {"name": runtime, **fast}
     if synthetic_path and synthetic_path.exists():  # the labels the student learns from
         labels = numpy.array([d.cats.get("POS", 0.0) for d in DocBin().from_disk(synthetic_path).get_docs(
             models["student"].vocab)])
@@ -148,16 +188,19 @@ def main(
             int(x) for x in numpy.histogram(labels, bins=10, range=(0.0, 1.0))[0]]
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
-    rounds_out = {name: [] for name in MODEL_NAMES}
+    rounds_out = {name: [] for name in timed}
+    raw_rounds = {name: [] for name in timed}
     latencies = {name: [] for name in MODEL_NAMES}
-    order = list(MODEL_NAMES)
-    for name in MODEL_NAMES:  # warm-up: first calls allocate and fill caches
-        list(models[name].pipe(texts[:batch_size]))
+    order = list(timed)
+    for name in timed:  # warm-up: first calls allocate and fill caches
+        list(timed[name].pipe(texts[:batch_size]))
     for r in range(rounds):
         rng.shuffle(order)
         for name in order:
-            rounds_out[name].append(batch_speed(models[name], texts, batch_size, min_round_seconds))
+            rounds_out[name].append(batch_speed(timed[name], texts, batch_size, min_round_seconds))
+            raw_rounds[name].append(raw_text_speed(timed[name], texts, batch_size, min_round_seconds))
         msg.info(f"Speed round {r + 1}/{rounds} done")
+    order = list(MODEL_NAMES)
     for text in [d.text for d in gold[:latency_docs]]:
         rng.shuffle(order)
         for name in order:
@@ -167,8 +210,17 @@ def main(
     for name in MODEL_NAMES:
         for key in ("docs_per_sec", "words_per_sec"):
             results[name][key] = float(numpy.median([r[key] for r in rounds_out[name]]))
+        results[name]["raw_docs_per_sec"] = float(numpy.median([r["docs_per_sec"] for r in raw_rounds[name]]))
         results[name]["latency_p50_ms"] = float(numpy.percentile(latencies[name], 50))
         results[name]["latency_p95_ms"] = float(numpy.percentile(latencies[name], 95))
+    if runtime != "fp32":
+        fast_name = f"teacher_{runtime}"
+        results["teacher"]["runtime"]["docs_per_sec"] = float(numpy.median(
+            [r["docs_per_sec"] for r in rounds_out[fast_name]]))
+        results["teacher"]["runtime"]["raw_docs_per_sec"] = float(numpy.median(
+            [r["docs_per_sec"] for r in raw_rounds[fast_name]]))
+    fastest_teacher = max(results["teacher"]["raw_docs_per_sec"],
+                          results["teacher"].get("runtime", {}).get("raw_docs_per_sec", 0.0))
     ratios = distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)
     predicted = {name: p > 0.5 for name, p in p_pos.items()}
     count = lambda p: len(DocBin().from_disk(p)) if p and p.exists() else None  # noqa: E731
@@ -178,19 +230,35 @@ def main(
         "comparisons": compare(correct, indices),
         **ratios,
         "student_teacher_agreement": float(numpy.mean(predicted["student"] == predicted["teacher"])),
+        # end to end (raw text through nlp.pipe, tokenizer included)
+        "student_speedup": {"vs_teacher_fp32": results["student"]["raw_docs_per_sec"] / results["teacher"]["raw_docs_per_sec"],
+                            "vs_teacher_fastest": results["student"]["raw_docs_per_sec"] / fastest_teacher,
+                            "teacher_runtime": runtime},
+        "labelling": read_record(synthetic_path, ".labelling.json"),
+        "transfer_set": read_record(synthetic_path.with_name("augmented.spacy") if synthetic_path else None,
+                                    ".augment.json"),
         "intervals": f"{int(CONFIDENCE * 100)}% bootstrap over test docs, {len(indices)} resamples, "
                      "paired for differences; McNemar exact p",
         "speed": {"docs": len(texts), "rounds": rounds, "min_round_seconds": min_round_seconds,
                   "batch_size": batch_size, "latency_docs": min(latency_docs, len(gold)),
                   "torch_threads": torch.get_num_threads(),
-                  "method": "spacy.cli.benchmark_speed.annotate on pre-tokenized docs; latency is nlp(text)"},
+                  "method": "docs_per_sec: spacy.cli.benchmark_speed.annotate on pre-tokenized docs; "
+                            "raw_docs_per_sec: nlp.pipe on raw texts, tokenizer included; latency is nlp(text)"},
     }
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(metrics, indent=2))
     rows = [(n, f"{fmt_pct(results[n]['accuracy'])} {fmt_ci(results[n]['accuracy_ci'])}",
-             f"{results[n]['auc']:.4f}", f"{results[n]['size_mb']:.1f}", f"{results[n]['docs_per_sec']:.1f}",
-             f"{results[n]['latency_p50_ms']:.2f}") for n in MODEL_NAMES]
-    msg.table(rows, header=("model", "acc % [95% CI]", "AUC", "MB", "docs/s", "p50 ms"), divider=True)
+             f"{results[n]['auc']:.4f}", f"{results[n]['size_mb']:.1f}", f"{results[n]['raw_docs_per_sec']:.1f}",
+             f"{results[n]['docs_per_sec']:.1f}", f"{results[n]['latency_p50_ms']:.2f}") for n in MODEL_NAMES]
+    if runtime != "fp32":
+        fast = results["teacher"]["runtime"]
+        rows.append((f"teacher {runtime}", f"{fmt_pct(fast['accuracy'])} {fmt_ci(fast['accuracy_ci'])}",
+                     f"{fast['auc']:.4f}", "", f"{fast['raw_docs_per_sec']:.1f}", f"{fast['docs_per_sec']:.1f}", ""))
+    msg.table(rows, header=("model", "acc % [95% CI]", "AUC", "MB", "docs/s raw text", "docs/s pre-tok.",
+                            "p50 ms"), divider=True)
+    speedup = metrics["student_speedup"]
+    msg.info(f"Student end to end: {speedup['vs_teacher_fp32']:.0f}x the fp32 teacher's docs/s, "
+             f"{speedup['vs_teacher_fastest']:.0f}x the fastest gated teacher runtime's ({runtime})")
     diff = metrics["comparisons"]["student_vs_baseline"]
     msg.info(f"student - baseline: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
              f"McNemar p {diff['mcnemar_p'][0]:.3f}")

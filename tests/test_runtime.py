@@ -1,0 +1,197 @@
+"""The teacher's fast runtimes, the quality gate that chooses one, and parallel labelling."""
+import json
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from conftest import run_script
+from fixtures import fixture_reviews
+
+
+@pytest.fixture(scope="module")
+def synthetic_docs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runtime_docs")
+    nlp = spacy.blank("nl")
+    texts = [t for t, _ in fixture_reviews(60, seed=3)]
+    DocBin(docs=list(nlp.pipe(texts))).to_disk(folder / "augmented.spacy")
+    return folder / "augmented.spacy", texts
+
+
+def read(path):
+    return list(DocBin().from_disk(path).get_docs(spacy.blank("nl").vocab))
+
+
+def test_int8_quantizes_every_linear_layer_and_stays_close_to_fp32(tiny_teacher, synthetic_docs):
+    import torch
+
+    from teacher_runtime import load_teacher, predict_probs, transformer_shims
+
+    _, texts = synthetic_docs
+    fp32 = load_teacher(tiny_teacher, "fp32")
+    int8 = load_teacher(tiny_teacher, "int8")
+    model = transformer_shims(int8)[0]._model
+    linear = [m for m in model.modules() if type(m) is torch.nn.Linear]
+    quantized = [m for m in model.modules() if "quantized" in type(m).__module__ and "Linear" in type(m).__name__]
+    assert not linear and quantized, "every Linear layer runs in int8"
+    labels, p32 = predict_probs(fp32, texts, batch_size=16)
+    labels8, p8 = predict_probs(int8, texts, batch_size=16)
+    assert labels == labels8 and p8.shape == p32.shape
+    assert numpy.allclose(p8.sum(1), 1.0, atol=1e-5)
+    assert 0 < numpy.abs(p8 - p32).mean() < 0.02  # int8 changes the numbers a little, not the teacher
+
+
+def test_bf16_autocast_gives_float32_probabilities_close_to_fp32(tiny_teacher, synthetic_docs, monkeypatch):
+    import teacher_runtime
+    from teacher_runtime import load_teacher, predict_probs
+
+    _, texts = synthetic_docs
+    monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx512_bf16"})
+    _, p32 = predict_probs(load_teacher(tiny_teacher, "fp32"), texts[:30], batch_size=16)
+    _, p16 = predict_probs(load_teacher(tiny_teacher, "bf16"), texts[:30], batch_size=16)
+    assert p16.dtype == numpy.float64 and numpy.allclose(p16.sum(1), 1.0, atol=1e-5)
+    assert numpy.abs(p16 - p32).max() < 0.05
+
+
+def test_bf16_is_not_offered_on_a_cpu_without_bf16_instructions(monkeypatch):
+    import teacher_runtime
+
+    monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx2", "fma"})
+    assert "no bf16 instructions" in teacher_runtime.unsupported_reason("bf16")
+    monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert teacher_runtime.unsupported_reason("bf16") is None
+    with pytest.raises(ValueError, match="unknown teacher runtime"):
+        teacher_runtime.unsupported_reason("fp8")
+
+
+def test_agreement_figures():
+    from teacher_runtime import agreement_figures
+
+    reference = numpy.array([[0.9, 0.1], [0.4, 0.6], [0.52, 0.48], [0.2, 0.8]])
+    candidate = numpy.array([[0.8, 0.2], [0.4, 0.6], [0.48, 0.52], [0.2, 0.8]])
+    figures = agreement_figures(reference, candidate)
+    assert figures["agreement"] == 0.75
+    assert figures["mean_abs_dp"] == pytest.approx((0.1 * 2 + 0.04 * 2) / 8)
+    assert figures["max_abs_dp"] == pytest.approx(0.1)
+
+
+def test_gate_falls_back_to_fp32_and_says_why(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    out = tmp_path / "runtime.json"
+    result = run_script("choose_runtime.py", tiny_teacher, tiny_corpus / "dev.spacy", augmented, out,
+                        "--runtime", "int8", "--min-agreement", "1.01", "--sample-docs", 40)
+    assert result.returncode == 0, result.stderr[-2000:]
+    choice = json.loads(out.read_text())
+    assert choice["chosen"] == "fp32" and choice["requested"] == "int8"
+    int8 = choice["runtimes"]["int8"]
+    assert int8["passed"] is False and "agreement with fp32" in int8["why"][0]
+    assert 0.0 <= int8["synthetic"]["agreement"] <= 1.0 and int8["dev"]["mean_abs_dp"] >= 0
+    assert "fails the quality gate" in result.stdout + result.stderr
+    assert "falling back to fp32" in result.stdout + result.stderr
+
+
+def test_auto_takes_the_fastest_runtime_that_passes(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    out = tmp_path / "runtime.json"
+    # a gate every runtime passes: the choice is then the fastest one measured
+    result = run_script("choose_runtime.py", tiny_teacher, tiny_corpus / "dev.spacy", augmented, out,
+                        "--runtime", "auto", "--min-agreement", "0", "--max-dev-drop", "1", "--sample-docs", 40)
+    assert result.returncode == 0, result.stderr[-2000:]
+    choice = json.loads(out.read_text())
+    measured = {name: r["docs_per_sec"] for name, r in choice["runtimes"].items() if r["passed"]}
+    assert {"fp32", "int8"} <= set(measured)
+    assert choice["chosen"] == max(measured, key=measured.get)
+
+
+def test_an_unknown_runtime_is_one_clear_line(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    result = run_script("choose_runtime.py", tiny_teacher, tiny_corpus / "dev.spacy", augmented,
+                        tmp_path / "r.json", "--runtime", "fp8")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "teacher runtime 'fp8': choose one of fp32, bf16, int8 or auto" in result.stderr
+
+
+def test_parallel_workers_label_like_one_process_and_record_the_runtime(tiny_teacher, synthetic_docs, tmp_path):
+    augmented, texts = synthetic_docs
+    outs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"labels-{workers}.spacy"
+        result = run_script("label_with_teacher.py", tiny_teacher, augmented, out, "--workers", workers,
+                            "--chunk-size", 25, "--batch-size", 8)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outs[workers] = read(out)
+        record = json.loads((tmp_path / f"labels-{workers}.labelling.json").read_text())
+        assert record["runtime"] == "fp32" and record["workers"] == workers and record["n_docs"] == len(texts)
+    assert [d.text for d in outs[2]] == texts
+    for one, two in zip(outs[1], outs[2]):
+        assert two.cats["POS"] == pytest.approx(one.cats["POS"], abs=1e-5)
+    assert outs[2][0].user_data["teacher_runtime"] == "fp32"
+
+
+def test_labelling_uses_the_runtime_the_gate_chose(tiny_teacher, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    (tmp_path / "runtime.json").write_text(json.dumps({"chosen": "int8"}))
+    out = tmp_path / "labels.spacy"
+    result = run_script("label_with_teacher.py", tiny_teacher, augmented, out,
+                        "--runtime-file", tmp_path / "runtime.json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "labels.labelling.json").read_text())["runtime"] == "int8"
+    assert "with the int8 teacher" in result.stdout
+
+
+def test_a_folder_the_labeller_did_not_make_is_never_deleted(tiny_teacher, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "important.txt").write_text("notes")
+    result = run_script("label_with_teacher.py", tiny_teacher, augmented, tmp_path / "o.spacy",
+                        "--chunk-dir", victim)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "holds files the labeller did not write" in result.stderr
+    assert (victim / "important.txt").read_text() == "notes"
+
+
+def test_stale_chunks_are_replaced_but_other_files_in_the_folder_are_kept(tiny_teacher, synthetic_docs, tmp_path):
+    augmented, texts = synthetic_docs
+    chunks = tmp_path / "chunks"
+    chunks.mkdir()
+    (chunks / "manifest.json").write_text(json.dumps({"teacher": "another"}))
+    stale = DocBin(store_user_data=True)
+    for i, doc in enumerate(read(augmented)[:25]):
+        doc.cats = {"POS": 0.123, "NEG": 0.877}
+        doc.user_data["input_index"] = i
+        stale.add(doc)
+    stale.to_disk(chunks / "chunk-00000.spacy")
+    (chunks / "notes.txt").write_text("mine")
+    out = tmp_path / "o.spacy"
+    result = run_script("label_with_teacher.py", tiny_teacher, augmented, out, "--chunk-dir", chunks,
+                        "--chunk-size", 25)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert all(d.cats["POS"] != 0.123 for d in read(out)) and len(read(out)) == len(texts)
+    assert (chunks / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in chunks.iterdir()) == ["notes.txt"]  # only the labeller's files went
+
+
+def test_fitted_temperature_without_its_file_is_one_clear_line(tiny_teacher, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    result = run_script("label_with_teacher.py", tiny_teacher, augmented, tmp_path / "o.spacy",
+                        "--temperature", "fitted")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "temperature 'fitted' needs --temperature-file" in result.stderr
+
+
+def test_bench_labelling_puts_every_configuration_side_by_side(tiny_teacher, synthetic_docs, tmp_path):
+    augmented, _ = synthetic_docs
+    out = tmp_path / "bench.json"
+    result = run_script("bench_labelling.py", tiny_teacher, augmented, out, "--n-docs", 40, "--batch-size", 8,
+                        "--workers", "1,2", "--runtimes", "fp32,int8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    bench = json.loads(out.read_text())
+    assert set(bench["configurations"]) == {"fp32 x1", "fp32 x2", "int8 x1", "int8 x2"}
+    assert bench["configurations"]["fp32 x1"]["speedup_vs_fp32_pipeline"] == 1.0
+    # the same fp32 teacher in two processes gives the same labels
+    assert bench["configurations"]["fp32 x2"]["agreement"] == 1.0
+    assert bench["configurations"]["fp32 x2"]["mean_abs_dp"] < 1e-5
+    assert all(c["docs_per_sec"] > 0 for c in bench["configurations"].values())
+    assert bench["bare_forward_fp32"]["docs_per_sec"] > 0 and bench["bare_forward_fp32"]["model_calls"] >= 5
