@@ -6,17 +6,17 @@ size's copy, holding its teacher, vectors and labelled synthetic set), the stude
 retrained with n_seeds seeds:
 - "full": the run's own synthetic set (every method on, as labelled by `label`);
 - "no_mask", "no_pos", "no_ngram", "no_sentence": that method switched off (its
-  probability set to 0), the rest as configured; augmented and labelled anew;
+  probability set to 0), the rest as configured; augmented to the same size as "full"
+  (so a method's effect is not a size effect) and labelled anew;
 - "synthetic_{k}": k synthetic examples. Below the run's own synthetic set's size they
-  are a random subset of it; above it, a new set is augmented with proportionally more
-  rounds (n_iter), labelled once, and subsets of it are taken for each larger k. A size
+  are a random subset of it; above it, one new set of the largest size is augmented and
+  labelled, and subsets of it are taken for each larger k. A size
   within 15% of the run's own set is left out (it would repeat "full").
 Every variant is scored on the run's test set against "full" (paired, pooled over seeds).
 What is done is kept: augmentation, labelling (resumable) and each seed's model, which
 is reused only while its inputs are unchanged.
 """
 import json
-import math
 import random
 import subprocess
 import sys
@@ -42,7 +42,7 @@ SCRIPTS = Path(__file__).parent
 METHODS = {"no_mask": "p_mask", "no_pos": "p_pos", "no_ngram": "p_ng", "no_sentence": "p_sentence"}
 NEAR_FULL = 0.15
 RECIPE_DEFAULTS = {"p_mask": "0.1", "p_pos": "0.1", "p_ng": "0.25", "ngram_max": "5", "p_sentence": "0.25",
-                   "n_iter": "20", "max_synthetic": "60000", "seed": "0", "label_batch_size": "64",
+                   "synthetic_size": "40000", "seed": "0", "label_batch_size": "64", "label_workers": "2",
                    "teacher_temperature": "1.0", "student_original": "train_teacher", "evals": "10", "gpu_id": "-1"}
 
 
@@ -54,12 +54,12 @@ def run_step(cmd: List[str], what: str) -> float:
 
 
 def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: Path, changes: Dict,
-                   max_examples: int) -> float:
+                   target_size: int) -> float:
     """Augment the run's training reviews with the recipe's settings but `changes` (a method
-    off, or more rounds), and have the teacher label them."""
+    off), `target_size` examples, and have the teacher label them in the run's runtime."""
     corpus, training = project / "corpus" / run, project / "training" / run
     lang = json.loads((corpus / "stats.json").read_text())["lang"]
-    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "n_iter", "seed")},
+    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "seed")},
             **changes}
     augmented, synthetic = folder / "augmented.spacy", folder / "synthetic.spacy"
     # The time each step took is kept beside its output, so a resumed ablation still reports it.
@@ -76,11 +76,13 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
                              str(project / "training" / "taggers" / lang / "model-best"),
                              str(training / "teacher" / "model-last"), str(augmented),
                              *[f"--{k.replace('_', '-')}={v}" for k, v in args.items()],
-                             f"--max-examples={max_examples}"], f"augmenting {run} {variant}"))
+                             f"--target-size={target_size}"], f"augmenting {run} {variant}"))
     if not synthetic.exists():
         record("label", run_step([sys.executable, str(SCRIPTS / "label_with_teacher.py"),
                              str(training / "teacher" / "model-last"), str(augmented), str(synthetic),
                              f"--batch-size={recipe['label_batch_size']}", f"--gpu-id={recipe['gpu_id']}",
+                             f"--workers={recipe['label_workers']}",
+                             f"--runtime-file={training / 'teacher_runtime.json'}",
                              f"--temperature={recipe['teacher_temperature']}",
                              f"--temperature-file={training / 'teacher_temperature.json'}"], f"labelling {run} {variant}"))
     return sum(seconds.values())
@@ -128,16 +130,14 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
     wall = {"full": 0.0}
     for variant, var in METHODS.items():
         folder = run_dir / "ablation" / variant
-        wall[variant] = make_synthetic(project, run, variant, recipe, folder, {var: "0"}, int(recipe["max_synthetic"]))
+        wall[variant] = make_synthetic(project, run, variant, recipe, folder, {var: "0"}, n_full)
         synthetic[variant] = folder / "synthetic.spacy"
     # A size within NEAR_FULL of the run's own set would only repeat "full".
     sizes = [k for k in sizes if abs(k - n_full) > NEAR_FULL * n_full]
     larger = [k for k in sizes if k > n_full]
-    if larger:  # one new set, augmented with rounds in proportion (10% over, for duplicates)
-        n_iter = math.ceil(int(recipe["n_iter"]) * max(larger) / n_full * 1.1)
-        folder = run_dir / "ablation" / f"n_iter_{n_iter}"
-        more_seconds = make_synthetic(project, run, f"n_iter {n_iter}", recipe, folder, {"n_iter": str(n_iter)},
-                                      max(larger))
+    if larger:  # one new set of the largest size; the other larger sizes are subsets of it
+        folder = run_dir / "ablation" / f"size_{max(larger)}"
+        more_seconds = make_synthetic(project, run, f"size {max(larger)}", recipe, folder, {}, max(larger))
         more = folder / "synthetic.spacy"
     for k in sizes:
         name = f"synthetic_{k}"

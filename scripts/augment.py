@@ -4,10 +4,16 @@ Per word, u ~ U(0,1): u < p_mask gives the teacher tokenizer's mask token; else
 u < p_mask + p_pos gives a word of the same POS tag, drawn from that tag's unigram
 distribution in the training set. Then, with probability p_ng, only a random window
 of 1..ngram_max words is kept. Also, with probability p_sentence, one whole sentence
-of the review is emitted (the original experiment's fourth method). This repeats
-n_iter times per review; duplicates, copies of an original and empty texts are
-dropped. Setting a probability to 0 switches that method off.
+of the review is emitted (the original experiment's fourth method). Rounds over the
+reviews repeat until the transfer set has the target size (so the rounds per review
+follow from the target and the data size); duplicates, copies of an original and empty
+texts are dropped. Setting a probability to 0 switches that method off.
+
+Unlabelled in-domain texts, when given, go into the set as they are (the teacher labels
+them) and are augmented like the training reviews. The run's sizes and rounds are
+written next to the output as OUTPUT.augment.json.
 """
+import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -24,6 +30,11 @@ import distillation  # noqa: F401  (registers the scorer the trained pipelines n
 from cli_support import InputError, require, run_cli
 
 METHODS = ("mask", "pos", "ngram", "sentence")
+# Rounds over the reviews at most when a target size drives them (a guard: short texts
+# run out of new variants long before, and a round that adds nothing stops the run).
+MAX_ROUNDS = 1000
+# Rounds in a row that add nothing new before the augmenter stops short of its target.
+SATURATION_ROUNDS = 20
 
 
 @dataclass(frozen=True)
@@ -109,40 +120,66 @@ def augment_once(review: TaggedReview, settings: AugmentSettings, unigrams: PosU
 
 def augment_review(review: TaggedReview, settings: AugmentSettings, unigrams: PosUnigrams,
                    mask_token: str, rng: random.Random) -> List[Tuple[str, Tuple[str, ...]]]:
-    """All candidates for one review (n_iter rounds), before deduplication."""
-    out = []
-    for _ in range(settings.n_iter):
-        out.append(augment_once(review, settings, unigrams, mask_token, rng))
-        if review.sentences and rng.random() < settings.p_sentence:
-            out.append((rng.choice(review.sentences), ("sentence",)))
+    """One round's candidates for one review: a Tang-style example, and maybe a sentence."""
+    out = [augment_once(review, settings, unigrams, mask_token, rng)]
+    if review.sentences and rng.random() < settings.p_sentence:
+        out.append((rng.choice(review.sentences), ("sentence",)))
     return out
 
 
 def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_token: str, seed: int,
-                max_examples: Optional[int] = None, progress: bool = False):
-    """Deduplicated synthetic examples as (text, methods, review index), and drop counts."""
+                target_size: Optional[int] = None, progress: bool = False, fixed: Sequence[str] = ()):
+    """Deduplicated synthetic examples as (text, methods, review index), and a record of the run.
+
+    Rounds go over every review in turn. With a target size the rounds go on until that
+    many examples exist (the last round stops part-way), so the number of rounds per
+    review follows from the target and the data size; they stop early, and say so, when
+    SATURATION_ROUNDS rounds in a row add nothing new. Without one, `settings.n_iter` rounds are made.
+    `fixed` texts (e.g. unlabelled reviews, already in the set) count toward the target
+    and are never emitted again."""
     settings.check()
     rng = random.Random(seed)
     unigrams = PosUnigrams(reviews)
-    originals: Set[str] = {r.text for r in reviews}
-    seen: Set[str] = set()
+    originals: Set[str] = {r.text for r in reviews} - set(fixed)
+    seen: Set[str] = set(fixed)
     examples, dropped = [], Counter()
-    for index, review in enumerate(tqdm(reviews, desc="augment", unit="review", disable=not progress)):
-        for text, methods in augment_review(review, settings, unigrams, mask_token, rng):
-            if not text.strip():
-                dropped["empty"] += 1
-            elif text in originals:
-                dropped["copy_of_original"] += 1
-            elif text in seen:
-                dropped["duplicate"] += 1
-            else:
-                seen.add(text)
-                examples.append((text, methods, index))
-    if max_examples is not None and len(examples) > max_examples:
-        keep = sorted(rng.sample(range(len(examples)), max_examples))
-        dropped["over_target_size"] = len(examples) - max_examples
-        examples = [examples[i] for i in keep]
-    return examples, dropped
+    goal = None if target_size is None else max(0, target_size - len(seen))
+    max_rounds = settings.n_iter if goal is None else MAX_ROUNDS
+    rounds = 0.0
+    bar = tqdm(total=goal if goal is not None else max_rounds * len(reviews), desc="augment", unit="ex",
+               disable=not progress)
+    saturated, idle_rounds = False, 0
+    for round_index in range(max_rounds):
+        before = len(examples)
+        for index, review in enumerate(reviews):
+            if goal is not None and len(examples) >= goal:
+                break
+            for text, methods in augment_review(review, settings, unigrams, mask_token, rng):
+                if not text.strip():
+                    dropped["empty"] += 1
+                elif text in originals:
+                    dropped["copy_of_original"] += 1
+                elif text in seen:
+                    dropped["duplicate"] += 1
+                elif goal is None or len(examples) < goal:
+                    seen.add(text)
+                    examples.append((text, methods, index))
+                    if goal is not None:
+                        bar.update(1)
+            if goal is None:
+                bar.update(1)
+            rounds = round_index + (index + 1) / max(1, len(reviews))
+        if goal is not None and len(examples) >= goal:
+            break
+        idle_rounds = idle_rounds + 1 if len(examples) == before else 0
+        if idle_rounds >= SATURATION_ROUNDS:
+            saturated = True
+            break
+    bar.close()
+    record = {"rounds": round(rounds, 2), "target_size": target_size, "n_examples": len(examples) + len(fixed),
+              "n_augmented": len(examples), "n_fixed": len(fixed), "saturated": saturated,
+              "dropped": dict(dropped)}
+    return examples, record
 
 
 def tag_reviews(tagger, texts: List[str]) -> List[TaggedReview]:
@@ -167,30 +204,47 @@ def teacher_mask_token(teacher_path: Path) -> str:
     raise InputError(f"{teacher_path}: the teacher's tokenizer has no mask token; choose a masked-LM backbone")
 
 
+def read_unlabelled(path: Optional[Path], vocab) -> List[str]:
+    if path is None:
+        return []
+    require(path, "the unlabelled texts", "corpus")
+    return [d.text for d in DocBin().from_disk(path).get_docs(vocab) if d.text.strip()]
+
+
 def main(
     train_path: Path = typer.Argument(..., help="Training reviews (.spacy)"),
     tagger_path: Path = typer.Argument(..., help="spaCy pipeline with a POS tagger and sentence boundaries"),
     teacher_path: Path = typer.Argument(..., help="The teacher; its tokenizer gives the mask token"),
     output_path: Path = typer.Argument(..., help="Synthetic reviews (.spacy), not yet labelled"),
     p_mask: float = typer.Option(0.1), p_pos: float = typer.Option(0.1), p_ng: float = typer.Option(0.25),
-    ngram_max: int = typer.Option(5), p_sentence: float = typer.Option(0.0), n_iter: int = typer.Option(20),
-    max_examples: int = typer.Option(0, help="Cap on the number of examples; 0 means no cap"),
+    ngram_max: int = typer.Option(5), p_sentence: float = typer.Option(0.0),
+    target_size: int = typer.Option(0, help="Examples to make (the unlabelled texts count toward it); the "
+                                    "rounds per review follow from it. 0: --n-iter rounds"),
+    n_iter: int = typer.Option(20, help="Rounds per review when --target-size is 0"),
+    unlabelled: Path = typer.Option(None, help="Unlabelled in-domain texts (.spacy): kept as they are for the "
+                                    "teacher to label, and augmented like the training reviews"),
     seed: int = typer.Option(0),
 ):
     settings = AugmentSettings(p_mask, p_pos, p_ng, ngram_max, p_sentence, n_iter)
     settings.check()
-    if max_examples < 0:
-        raise InputError(f"max-examples must be 0 (no cap) or more, got {max_examples}; fix the var max_synthetic")
+    if target_size < 0:
+        raise InputError(f"target-size must be 0 (use --n-iter) or more, got {target_size}; fix the var synthetic_size")
     require(train_path, "the training reviews", "corpus")
     require(tagger_path, "the POS tagger", "tagger")
     mask_token = teacher_mask_token(teacher_path)
     tagger = spacy.load(tagger_path)
+    check_tagger(tagger, tagger_path)
     train_docs = list(DocBin().from_disk(train_path).get_docs(tagger.vocab))
-    reviews = tag_reviews(tagger, [d.text for d in train_docs])
-    examples, dropped = augment_all(reviews, settings, mask_token, seed, max_examples or None, progress=True)
+    if not train_docs:
+        raise InputError(f"{train_path}: no training reviews to augment; check the corpus step's n_train")
+    extra = read_unlabelled(unlabelled, tagger.vocab)
+    reviews = tag_reviews(tagger, [d.text for d in train_docs] + extra)
+    examples, record = augment_all(reviews, settings, mask_token, seed, target_size or None, progress=True,
+                                   fixed=extra)
     nlp = spacy.blank(tagger.lang)
     db = DocBin(store_user_data=True)
-    for (text, methods, index), doc in zip(examples, nlp.pipe(t for t, _, _ in examples)):
+    rows = [(text, ("unlabelled",), len(train_docs) + i) for i, text in enumerate(extra)] + examples
+    for (text, methods, index), doc in zip(rows, nlp.pipe(t for t, _, _ in rows)):
         doc.user_data["augment_methods"] = list(methods)
         doc.user_data["review_index"] = index
         if "mask" in methods:  # the student's reader keeps it as one token
@@ -198,10 +252,25 @@ def main(
         db.add(doc)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output_path)
-    per_method = Counter(m for _, methods, _ in examples for m in methods)
-    msg.good(f"{len(examples)} synthetic examples from {len(reviews)} reviews (mask token {mask_token!r})")
-    msg.table([(m, per_method[m]) for m in METHODS], header=("method", "examples"), divider=True)
-    msg.info(f"Dropped: {dict(dropped)}")
+    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), mask_token=mask_token, seed=seed)
+    output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
+    per_method = Counter(m for _, methods, _ in rows for m in methods)
+    msg.good(f"{len(rows)} synthetic examples from {len(train_docs)} reviews"
+             + (f" and {len(extra)} unlabelled texts" if extra else "")
+             + f" in {record['rounds']} rounds per review (mask token {mask_token!r})")
+    if record["saturated"]:
+        msg.warn(f"Only {len(rows)} of the {target_size} examples asked for: {SATURATION_ROUNDS} rounds in a row "
+                 "added nothing new (too few or too short training reviews for that size)")
+    msg.table([(m, per_method[m]) for m in METHODS + ("unlabelled",)], header=("method", "examples"), divider=True)
+    msg.info(f"Dropped: {record['dropped']}")
+
+
+def check_tagger(tagger, tagger_path: Path) -> None:
+    """The POS swap needs tags: a pipeline that assigns none would swap any word for any other."""
+    probe = tagger("Dit is een korte zin. En nog een.")
+    if not any(t.tag_ or t.pos_ for t in probe):
+        raise InputError(f"{tagger_path}: this pipeline assigns no POS tags (pipes: {', '.join(tagger.pipe_names) or 'none'}), "
+                         "so the same-POS swap would swap any word; use a pipeline with a tagger or morphologizer")
 
 
 if __name__ == "__main__":

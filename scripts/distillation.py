@@ -253,8 +253,9 @@ class SoftTextCategorizer(TextCategorizer):
     def _validate_categories(self, examples: Iterable[Example]):
         for eg in examples:
             cats = eg.reference.cats
-            if not cats:
-                continue
+            if not cats:  # no label is not a uniform label: the losses would train toward one
+                raise ValueError(f"soft_textcat: the doc starting {eg.reference.text[:40]!r} has no cats; "
+                                 "every training doc needs the teacher's (or gold) probabilities")
             values = list(cats.values())
             bad = [v for v in values if not 0.0 <= v <= 1.0]
             if bad or abs(sum(values) - 1.0) > 1e-3:

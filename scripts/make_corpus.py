@@ -20,7 +20,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from cli_support import InputError, run_cli
-from reviews import LABELS, read_reviews
+from reviews import LABELS, read_reviews, read_unlabelled
 
 SPLITS = ("train", "dev", "test")
 
@@ -77,6 +77,29 @@ def length_percentiles(texts: List[str]) -> Dict[str, Dict[str, float]]:
     }
 
 
+def write_unlabelled(nlp, texts: List[str], split_texts: set, path: Path, seed: int) -> Dict:
+    """Unlabelled texts without gold cats, minus any text of train, dev or test (no leak into the
+    test set through the teacher's labels) and minus duplicates."""
+    seen, kept, overlap = set(), [], 0
+    for text in texts:
+        key = text.casefold()
+        if key in split_texts:
+            overlap += 1
+        elif key not in seen:
+            seen.add(key)
+            kept.append(text)
+    random.Random(f"{seed}-unlabelled").shuffle(kept)
+    db = DocBin(store_user_data=True)
+    for doc in nlp.pipe(kept):
+        doc.user_data["source"] = "unlabelled"
+        db.add(doc)
+    db.to_disk(path)
+    if texts:
+        msg.info(f"{len(kept)} unlabelled texts kept ({overlap} dropped as texts of train/dev/test, "
+                 f"{len(texts) - overlap - len(kept)} as duplicates)")
+    return {"n": len(kept), "dropped_in_splits": overlap, "dropped_duplicates": len(texts) - overlap - len(kept)}
+
+
 def main(
     reviews_path: Path = typer.Argument(..., help="Reviews as JSONL or CSV: text plus stars or label"),
     output_dir: Path = typer.Argument(..., help="Writes train/dev/test.spacy and stats.json here"),
@@ -88,6 +111,8 @@ def main(
                                "0: the pool is n_train"),
     seed: int = typer.Option(0),
     min_per_label: int = typer.Option(5, help="Fail if a split would get fewer reviews per label"),
+    unlabelled: str = typer.Option("", help="Unlabelled texts for the teacher to label: a .jsonl (text) or .txt "
+                                   "(one per line) file; 'rest': the reviews no split uses, labels dropped; '': none"),
 ):
     for name, value in (("n-train", n_train), ("n-dev", n_dev), ("n-test", n_test), ("n-pool", n_pool)):
         if value < 0:
@@ -108,6 +133,9 @@ def main(
     per_label, scale = plan_split_sizes(available, sizes, min_per_label, str(reviews_path))
     pool_per_label = per_label["train"]
     per_label["train"] = min(pool_per_label, int(n_train // 2 * scale))
+    if per_label["train"] < min_per_label:  # the pool passed the check; train is only its prefix
+        raise InputError(f"{reviews_path}: n-train {n_train} gives {per_label['train']} training reviews per label, "
+                         f"fewer than {min_per_label}; raise n_train to at least {2 * min_per_label}")
     if scale < 1.0:
         msg.warn(
             f"Proportional rule: only {min(available.values())} unique reviews of the rarer label "
@@ -124,6 +152,7 @@ def main(
     # dev first, then the pool, then test: with a fixed pool and seed, dev and test stay
     # the same whatever n_train, and every train set is a prefix of the same pool
     starts = {"dev": 0, "train": per_label["dev"], "test": per_label["dev"] + pool_per_label}
+    split_texts = set()
     for split in SPLITS:
         rows = []
         for label in LABELS:
@@ -135,10 +164,19 @@ def main(
             doc.user_data["source"] = review["source"]
             db.add(doc)
         db.to_disk(output_dir / f"{split}.spacy")
+        split_texts.update(r["text"].casefold() for r in rows)
         counts = Counter(r["label"] for r in rows)
         stats["splits"][split] = {"n": len(rows), "POS": counts["POS"], "NEG": counts["NEG"],
                                   "pos_share": counts["POS"] / max(1, len(rows)),
                                   "length": length_percentiles([r["text"] for r in rows])}
+    if unlabelled == "rest":
+        # the pool past the training set, and every review after the test set
+        extra = [r["text"] for label in LABELS for r in
+                 by_label[label][starts["train"] + per_label["train"]:starts["train"] + pool_per_label]
+                 + by_label[label][starts["test"] + per_label["test"]:]]
+    else:
+        extra = read_unlabelled(Path(unlabelled)) if unlabelled else []
+    stats["unlabelled"] = write_unlabelled(nlp, extra, split_texts, output_dir / "unlabelled.spacy", seed)
     unused = sum(available.values()) - sum(2 * n for n in per_label.values())
     stats["pool"] = 2 * pool_per_label
     stats["dropped"] = {**dropped, "unused_for_balance": unused}

@@ -149,6 +149,27 @@ def read_reviews(path: Path, lang: str, source: Optional[str] = None) -> Tuple[L
     return reviews, dropped
 
 
+def read_unlabelled(path: Path) -> List[str]:
+    """Unlabelled texts: JSONL rows with a `text` field (any label is ignored), or one text per line."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the var unlabelled (a .jsonl or .txt file, 'rest' or '')")
+    if not path.is_file():
+        raise InputError(f"{path}: a directory, not a file; point the var unlabelled at one .jsonl or .txt file")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        texts = []
+        for where, row in iter_rows(path):
+            text = row.get("text")
+            if not isinstance(text, str):
+                raise InputError(f"{where}: no 'text' string; every row of an unlabelled JSONL file needs one")
+            texts.append(clean_text(text))
+    else:
+        texts = [clean_text(line) for line in decode_utf8(path).splitlines()]
+    texts = [t for t in texts if t]
+    if not texts:
+        raise InputError(f"{path}: the file is empty (no texts); add texts or set the var unlabelled to ''")
+    return texts
+
+
 def write_jsonl(path: Path, rows: List[Dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:

@@ -1,8 +1,8 @@
 """Run the whole default workflow at tiny sizes in its own folder, smoke/.
 
 It is the same real path as `spacy project run all`: real reviews, the real
-pretrained backbone and every step, with 100 reviews per split, 2 augmentation
-rounds, 1 training epoch, 10 teacher steps and teacher vectors for 2000 words.
+pretrained backbone and every step, with 100 reviews per split, 1000 synthetic
+examples, 1 training epoch, 10 teacher steps and teacher vectors for 2000 words.
 Archives fetched with pip are shared with the main project through
 smoke/assets/downloads, so they are fetched once.
 """
@@ -18,7 +18,7 @@ from cli_support import InputError, run_cli
 from subproject import make_subproject
 
 SMOKE_VARS = {
-    "n_train": 100, "n_dev": 100, "n_test": 100, "n_iter": 2, "max_synthetic": 1000,
+    "n_train": 100, "n_dev": 100, "n_test": 100, "synthetic_size": 1000,
     "speed_docs": 50, "speed_rounds": 1, "speed_min_seconds": 0.2, "latency_docs": 20,
     "teacher_min_steps": 10, "teacher_evals": 1, "evals": 2, "vectors_words": 2000,
 }

@@ -42,6 +42,24 @@ def count_batches(config: Config) -> tuple:
     return len(examples), batches, sum(len(eg.predicted) for eg in examples)
 
 
+def check_labelled(config: Config) -> None:
+    """Every training doc needs cats: a doc without them would be trained toward no label
+    (the soft losses pull it to the uniform distribution) without a word."""
+    from spacy.tokens import DocBin
+
+    vocab = spacy.blank("xx").vocab
+    for key in ("train", "synthetic", "original"):
+        path = config["paths"].get(key)
+        if path is None:
+            continue
+        docs = list(DocBin().from_disk(path).get_docs(vocab))
+        missing = sum(1 for doc in docs if not doc.cats)
+        if missing:
+            raise InputError(f"{path}: {missing} of {len(docs)} docs have no labels (empty cats), so paths.{key} "
+                             "cannot train a classifier; pass labelled docs (for synthetic data the `label` step's "
+                             "synthetic.spacy, not augmented.spacy)")
+
+
 def has_transformer(config: Config) -> bool:
     return any(str(c.get("factory", "")) == "transformer" for c in config["components"].values())
 
@@ -136,6 +154,7 @@ def main(
     for key, value in config["paths"].items():
         if key in ("train", "dev", "synthetic", "original") and (value is None or not Path(value).exists()):
             raise InputError(f"paths.{key} = {value}: no such corpus; run the step that makes it first")
+    check_labelled(config)
     n_examples, n_batches, n_tokens = count_batches(config)
     if n_examples == 0:
         raise InputError(f"{config_path}: the training corpus is empty; check the paths")

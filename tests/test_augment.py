@@ -78,8 +78,9 @@ def test_ngram_windows_are_contiguous_and_1_to_5_words():
 
 
 def test_sampled_sentence_is_one_of_the_reviews_sentences():
-    settings = AugmentSettings(p_mask=0, p_pos=0, p_ng=0, p_sentence=1.0, n_iter=10)
-    out = augment_review(REVIEWS[1], settings, UNIGRAMS, MASK, random.Random(4))
+    settings = AugmentSettings(p_mask=0, p_pos=0, p_ng=0, p_sentence=1.0)
+    rng = random.Random(4)
+    out = [c for _ in range(10) for c in augment_review(REVIEWS[1], settings, UNIGRAMS, MASK, rng)]
     sentences = [t for t, m in out if m == ("sentence",)]
     assert len(sentences) == 10
     assert set(sentences) <= set(REVIEWS[1].sentences)
@@ -96,19 +97,63 @@ def test_same_seed_gives_same_output_and_another_seed_differs():
 
 def test_duplicates_originals_and_empties_are_dropped():
     settings = AugmentSettings(p_mask=0.1, p_pos=0.1, p_ng=0.5, p_sentence=0.5, n_iter=40)
-    examples, dropped = augment_all(REVIEWS, settings, MASK, seed=0)
+    examples, record = augment_all(REVIEWS, settings, MASK, seed=0)
     texts = [t for t, _, _ in examples]
     assert len(texts) == len(set(texts))
     assert not set(texts) & {r.text for r in REVIEWS}
     assert all(t.strip() for t in texts)
-    assert dropped["duplicate"] > 0 and dropped["copy_of_original"] > 0
+    assert record["dropped"]["duplicate"] > 0 and record["dropped"]["copy_of_original"] > 0
 
 
-def test_target_size_caps_the_total_and_methods_are_recorded():
-    settings = AugmentSettings(p_sentence=0.3, n_iter=40)
-    examples, dropped = augment_all(REVIEWS, settings, MASK, seed=0, max_examples=10)
-    assert len(examples) == 10 and dropped["over_target_size"] > 0
-    assert all(set(methods) <= {"mask", "pos", "ngram", "sentence"} and methods for _, methods, _ in examples)
+def test_target_size_is_met_exactly_and_the_rounds_follow_from_it():
+    settings = AugmentSettings(p_sentence=0.3)
+    small, small_record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=10)
+    large, large_record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=60)
+    assert len(small) == 10 and len(large) == 60
+    assert all(set(methods) <= {"mask", "pos", "ngram", "sentence"} and methods for _, methods, _ in large)
+    # more examples from the same 3 reviews take more rounds over them; every review is a source
+    assert 1 <= small_record["rounds"] < large_record["rounds"]
+    assert {index for _, _, index in large} == {0, 1, 2}
+    assert not small_record["saturated"] and not large_record["saturated"]
+
+
+def test_a_target_beyond_what_the_reviews_allow_stops_and_says_so():
+    # only 1-word windows and nothing else: at most as many texts as distinct words
+    settings = AugmentSettings(p_mask=0, p_pos=0, p_ng=1.0, ngram_max=1, p_sentence=0)
+    examples, record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=10_000)
+    distinct_words = {w for r in REVIEWS for w in r.words}
+    assert record["saturated"] and 0 < len(examples) <= len(distinct_words)
+
+
+def test_fixed_texts_count_toward_the_target_and_are_not_emitted_again():
+    fixed = [REVIEWS[2].text]
+    settings = AugmentSettings(p_mask=0.1, p_pos=0.1, p_ng=0.25, p_sentence=0.3)
+    examples, record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=20, fixed=fixed)
+    assert len(examples) == 19 and record["n_examples"] == 20 and record["n_fixed"] == 1
+    assert fixed[0] not in {t for t, _, _ in examples}
+
+
+def test_pos_swap_draws_words_by_their_training_set_frequency():
+    # "goed" is an Adj 9 times in the training set, "slecht" once: a uniform draw would give 50/50
+    reviews = [review("goed .", ["Adj", "Punc"])] * 9 + [review("slecht .", ["Adj", "Punc"])]
+    unigrams = PosUnigrams(reviews)
+    rng = random.Random(0)
+    draws = [unigrams.sample("Adj", rng) for _ in range(4000)]
+    share = draws.count("goed") / len(draws)
+    assert 0.87 < share < 0.93, share
+
+
+def test_masking_is_decided_per_word_not_per_review():
+    long_review = review(" ".join(f"w{i}" for i in range(40)), ["N"] * 40)
+    settings = AugmentSettings(p_mask=0.5, p_pos=0, p_ng=0)
+    rng = random.Random(0)
+    shares = []
+    for _ in range(200):
+        text, _ = augment_once(long_review, settings, UNIGRAMS, MASK, rng)
+        shares.append(text.split().count(MASK) / 40)
+    # per word: about half of each example's words are masked; per review it would be all or none
+    assert all(0.15 < s < 0.85 for s in shares)
+    assert 0.45 < sum(shares) / len(shares) < 0.55
 
 
 def test_bad_probability_is_refused():

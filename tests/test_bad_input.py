@@ -125,10 +125,105 @@ def test_evaluate_names_the_missing_model_and_its_step(tmp_path):
     assert_one_clear_line(result, "missing the trained baseline; run `spacy project run train-baseline` first")
 
 
-def test_negative_max_synthetic(tmp_path, tiny_corpus):
+def test_negative_synthetic_size(tmp_path, tiny_corpus):
     result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
-                        "--max-examples", -5)
-    assert_one_clear_line(result, "max-examples must be 0 (no cap) or more, got -5")
+                        "--target-size", -5)
+    assert_one_clear_line(result, "target-size must be 0 (use --n-iter) or more, got -5")
+
+
+@pytest.mark.parametrize("n_train", [0, 1, 3])
+def test_a_training_set_below_the_minimum_fails_before_writing(tmp_path, write_reviews, n_train):
+    out = tmp_path / "out"
+    result = run_script("make_corpus.py", write_reviews(40), out, "--n-train", n_train, "--n-pool", 40,
+                        "--n-dev", 10, "--n-test", 10)
+    assert_one_clear_line(result, f"n-train {n_train} gives")
+    assert not (out / "train.spacy").exists()
+
+
+def test_an_empty_unlabelled_file_says_it_is_empty(tmp_path, write_reviews):
+    empty = tmp_path / "unlabelled.txt"
+    empty.write_text("\n\n")
+    result = run_script("make_corpus.py", write_reviews(30), tmp_path / "out", "--n-train", 20, "--n-dev", 10,
+                        "--n-test", 10, "--unlabelled", empty)
+    assert_one_clear_line(result, "unlabelled.txt: the file is empty (no texts)")
+
+
+def test_an_unlabelled_jsonl_row_without_text(tmp_path, write_reviews):
+    path = tmp_path / "unlabelled.jsonl"
+    path.write_text('{"text": "goed boek"}\n{"body": "slecht"}\n')
+    result = run_script("make_corpus.py", write_reviews(30), tmp_path / "out", "--n-train", 20, "--n-dev", 10,
+                        "--n-test", 10, "--unlabelled", path)
+    assert_one_clear_line(result, "unlabelled.jsonl:2: no 'text' string")
+
+
+def test_a_missing_runtime_choice_names_its_step(tmp_path, tiny_corpus):
+    (tmp_path / "model").mkdir()
+    result = run_script("label_with_teacher.py", tmp_path / "model", tiny_corpus / "train.spacy",
+                        tmp_path / "o.spacy", "--runtime-file", tmp_path / "none.json")
+    assert_one_clear_line(result, "missing the teacher runtime choice; run `spacy project run teacher-runtime`")
+
+
+def test_a_runtime_file_that_is_not_a_choice(tmp_path, tiny_corpus):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "r.json").write_text('{"runtime": "int8"}')
+    result = run_script("label_with_teacher.py", tmp_path / "model", tiny_corpus / "train.spacy",
+                        tmp_path / "o.spacy", "--runtime-file", tmp_path / "r.json")
+    assert_one_clear_line(result, "not a runtime choice written by choose_runtime.py")
+
+
+def test_zero_label_workers(tmp_path, tiny_corpus):
+    (tmp_path / "model").mkdir()
+    result = run_script("label_with_teacher.py", tmp_path / "model", tiny_corpus / "train.spacy",
+                        tmp_path / "o.spacy", "--workers", 0)
+    assert_one_clear_line(result, "workers must be at least 1")
+
+
+def unlabelled_copy(tmp_path, tiny_corpus):
+    import spacy
+    from spacy.tokens import DocBin
+
+    vocab = spacy.blank("nl").vocab
+    docs = list(DocBin().from_disk(tiny_corpus / "train.spacy").get_docs(vocab))
+    for doc in docs[:3]:
+        doc.cats = {}
+    path = tmp_path / "augmented.spacy"
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def test_training_on_docs_without_labels_is_refused(tmp_path, tiny_corpus):
+    path = unlabelled_copy(tmp_path, tiny_corpus)
+    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "student", "--evals", 1,
+                        "--paths.synthetic", path, "--paths.original", tiny_corpus / "train.spacy",
+                        "--paths.dev", tiny_corpus / "dev.spacy", "--paths.vectors", "null",
+                        "--components.textcat.model.tok2vec.embed.include_static_vectors", "false")
+    assert_one_clear_line(result, "augmented.spacy: 3 of 40 docs have no labels (empty cats)")
+    assert not (tmp_path / "student").exists()
+
+
+def test_evaluate_on_docs_without_gold_cats(tmp_path, tiny_corpus, tiny_teacher):
+    path = unlabelled_copy(tmp_path, tiny_corpus)
+    result = run_script("evaluate.py", path, tmp_path / "metrics.json", "--baseline", tiny_teacher,
+                        "--teacher", tiny_teacher, "--student", tiny_teacher)
+    assert_one_clear_line(result, "3 of 40 docs have no gold cats")
+
+
+def test_calibrating_on_docs_without_gold_cats(tmp_path, tiny_corpus, tiny_teacher):
+    path = unlabelled_copy(tmp_path, tiny_corpus)
+    result = run_script("calibrate_teacher.py", tiny_teacher, path, tmp_path / "t.json")
+    assert_one_clear_line(result, "3 of 40 docs have no gold cats")
+
+
+def test_a_tagger_that_assigns_no_tags(tmp_path, tiny_corpus, tiny_teacher):
+    import spacy
+
+    blank = spacy.blank("nl")
+    blank.add_pipe("sentencizer")
+    blank.to_disk(tmp_path / "tagger")
+    result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path / "tagger", tiny_teacher,
+                        tmp_path / "a.spacy", "--target-size", 50)
+    assert_one_clear_line(result, "this pipeline assigns no POS tags")
+    assert not (tmp_path / "a.spacy").exists()
 
 
 def test_learning_curve_sizes_that_do_not_fit_the_pool(tmp_path):

@@ -16,13 +16,14 @@ import pytest
 from conftest import ROOT
 from fixtures import fixture_reviews, write_tagged_sentences
 
-TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "n_iter": 2, "max_synthetic": 200,
+# teacher_runtime int8: the gate runs for real, and its choice does not hang on timings
+TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "synthetic_size": 200, "teacher_runtime": "int8",
              "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
              "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2,
              "vectors_words": 0, "vectors_dims": 8}  # the training reviews' words only: nothing fetched
 TINY_TRAINING = "--training.max_epochs=1"
-METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "words_per_sec",
-                 "latency_p50_ms", "latency_p95_ms"}
+METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "raw_docs_per_sec",
+                 "words_per_sec", "latency_p50_ms", "latency_p95_ms"}
 
 
 def write_raw_sources(raw):
@@ -257,11 +258,11 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     from subproject import make_subproject
 
     project = make_subproject(tmp_path / "copy", ROOT, links=[])
-    base = point_vars("nl", 200, 1000, 500, 0, {"n_iter": "20"})
+    base = point_vars("nl", 200, 1000, 500, 0, {"synthetic_size": "20000"})
     fingerprint = point_fingerprint(project, base)
     assert point_fingerprint(project, dict(base)) == fingerprint
-    assert point_fingerprint(project, {**base, "n_iter": "40"}) != fingerprint
-    assert point_fingerprint(project, point_vars("nl", 500, 1000, 500, 0, {"n_iter": "20"})) != fingerprint
+    assert point_fingerprint(project, {**base, "synthetic_size": "40000"}) != fingerprint
+    assert point_fingerprint(project, point_vars("nl", 500, 1000, 500, 0, {"synthetic_size": "20000"})) != fingerprint
     config = project / "configs" / "student.cfg"
     config.write_text(config.read_text().replace("max_epochs = 4", "max_epochs = 5"))
     assert point_fingerprint(project, base) != fingerprint
@@ -357,7 +358,7 @@ def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(proj
 
     project, _, _ = project_run
     args = ["training/nl", "--output-dir", "training/ablation-nl", "--n-seeds", 1, "--synthetic-sizes", "30,300",
-            "--point-vars", "n_iter=2 max_synthetic=200"]
+            "--point-vars", "synthetic_size=200"]
     result = run_script("ablation.py", *args, cwd=project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     (run,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())
