@@ -42,7 +42,7 @@ SCRIPTS = Path(__file__).parent
 METHODS = {"no_mask": "p_mask", "no_pos": "p_pos", "no_ngram": "p_ng", "no_sentence": "p_sentence"}
 NEAR_FULL = 0.15
 RECIPE_DEFAULTS = {"p_mask": "0.1", "p_pos": "0.1", "p_ng": "0.25", "ngram_max": "5", "p_sentence": "0.25",
-                   "synthetic_size": "40000", "seed": "0", "label_batch_size": "64", "label_workers": "2",
+                   "synthetic_size": "20000", "seed": "0", "label_batch_size": "64", "label_workers": "1",
                    "teacher_temperature": "1.0", "student_original": "train_teacher", "evals": "10", "gpu_id": "-1"}
 
 

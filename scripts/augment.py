@@ -26,7 +26,7 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-import distillation  # noqa: F401  (registers the scorer the trained pipelines name)
+import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
 from cli_support import InputError, require, run_cli
 
 METHODS = ("mask", "pos", "ngram", "sentence")

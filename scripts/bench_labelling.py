@@ -24,16 +24,16 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from cli_support import InputError, require, run_cli
-from teacher_runtime import (RUNTIMES, agreement_figures, init_worker, load_teacher, predict_probs,
-                             transformer_shims, unsupported_reason, worker_predict)
+from teacher_runtime import (RUNTIMES, agreement_figures, init_worker, load_teacher, predict_probs, save_scales,
+                             smoothing_scales, transformer_shims, unsupported_reason, worker_predict)
 
 
-def in_workers(teacher_path: Path, runtime: str, texts: List[str], batch_size: int, workers: int,
+def in_workers(teacher_path: Path, runtime: str, scales, texts: List[str], batch_size: int, workers: int,
                threads: int):
     """(labels, probs, seconds) for `texts` labelled by `workers` processes, start-up not timed."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(str(teacher_path), runtime, threads)) as pool:
+                             initargs=(str(teacher_path), runtime, scales and str(scales), threads)) as pool:
         list(pool.map(worker_predict, [texts[:batch_size]] * workers, [batch_size] * workers))  # start + warm up
         # interleaved slices keep each worker's share of long and short docs alike
         parts = [texts[i::4 * workers] for i in range(4 * workers)]
@@ -75,12 +75,16 @@ def main(
     import spacy
 
     texts = [d.text for d in DocBin().from_disk(docs_path).get_docs(spacy.blank("xx").vocab)]
-    texts = random.Random(seed).sample(texts, min(n_docs, len(texts)))
+    shuffled = random.Random(seed).sample(texts, len(texts))
+    texts, calibration = shuffled[:n_docs], shuffled[n_docs:n_docs + 200] or shuffled[:n_docs]
     result: Dict = {"n_docs": len(texts), "batch_size": batch_size, "threads": threads,
                     "mean_chars": float(numpy.mean([len(t) for t in texts])), "configurations": {}, "skipped": {}}
 
     # fp32 in one process first: the reference labels, and the model calls the bare pass replays
     teacher = load_teacher(teacher_path, "fp32")
+    scales = output_path.with_name(output_path.stem + ".int8.npz")
+    if "int8" in wanted and not unsupported_reason("int8"):  # int8's smoothing, measured on other docs
+        save_scales(smoothing_scales(teacher, calibration, batch_size=batch_size), scales)
     hf_model = transformer_shims(teacher)[0]._model
     calls = []
     hook = hf_model.register_forward_pre_hook(lambda m, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
@@ -113,13 +117,14 @@ def main(
             if runtime == "fp32" and count == 1:
                 probs, seconds = reference, fp32_seconds
             elif count == 1:
-                model = load_teacher(teacher_path, runtime)
+                model = load_teacher(teacher_path, runtime, scales if runtime == "int8" else None)
                 predict_probs(model, texts[:batch_size], batch_size)  # warm-up
                 start = time.perf_counter()
                 _, probs = predict_probs(model, texts, batch_size)
                 seconds = time.perf_counter() - start
             else:
-                _, probs, seconds = in_workers(teacher_path, runtime, texts, batch_size, count,
+                _, probs, seconds = in_workers(teacher_path, runtime, scales if runtime == "int8" else None,
+                                               texts, batch_size, count,
                                                max(1, threads // count))
             entry = {"runtime": runtime, "workers": count, "threads_per_worker": max(1, threads // count),
                      "docs_per_sec": len(texts) / seconds, **agreement_figures(reference, probs)}

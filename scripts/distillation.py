@@ -1,8 +1,8 @@
-"""Registered functions for this project, passed to spaCy with `--code`.
-
-`spacy package --code scripts/distillation.py` ships this file with the student,
-so it imports only spaCy and thinc: the student runs without torch or
-spacy-transformers, and the teacher-only callback touches torch objects it is given.
+"""The student's registered code: the soft textcat component, its losses, its reader and
+the scorer. `spacy package --code scripts/distillation.py` ships this file, and only
+this file, with the student, so it imports only spaCy and thinc: the student runs
+without torch or spacy-transformers. The teacher's own callbacks live in
+teacher_callbacks.py, which is never shipped.
 """
 import re
 from pathlib import Path
@@ -16,99 +16,6 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 from thinc.api import Model, get_array_module
 from thinc.types import Floats2d
-
-
-def freeze_word_embeddings(nlp, component: str = "transformer") -> int:
-    """Stop training the transformer's word-embedding matrix; returns the frozen parameter count.
-
-    In multilingual-e5-small that matrix is 96M of 118M parameters; freezing it cuts a
-    CPU training step about fourfold while the encoder layers still learn.
-    """
-    trf = nlp.get_pipe(component)
-    frozen = 0
-    for node in trf.model.walk():
-        for shim in node.shims:
-            torch_model = getattr(shim, "_model", None)
-            if torch_model is None or not hasattr(torch_model, "get_input_embeddings"):
-                continue
-            for param in torch_model.get_input_embeddings().parameters():
-                param.requires_grad_(False)
-                frozen += param.numel()
-    if frozen == 0:
-        raise ValueError(f"freeze_word_embeddings: no word embeddings found in '{component}'")
-    return frozen
-
-
-def fit_logistic_regression(features, targets, l2: float, iterations: int = 25):
-    """Binary logistic regression by Newton's method; returns (weights, bias)."""
-    import numpy
-
-    X = numpy.hstack([features, numpy.ones((len(features), 1))]).astype("float64")
-    y = numpy.asarray(targets, dtype="float64")
-    penalty = numpy.full(X.shape[1], l2)
-    penalty[-1] = 0.0  # the bias is not shrunk
-    w = numpy.zeros(X.shape[1])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + numpy.exp(-(X @ w)))
-        grad = X.T @ (p - y) + penalty * w
-        hessian = (X * (p * (1 - p))[:, None]).T @ X + numpy.diag(penalty) + 1e-9 * numpy.eye(X.shape[1])
-        step = numpy.linalg.solve(hessian, grad)
-        w -= step
-        if numpy.abs(step).max() < 1e-6:
-            break
-    return w[:-1], w[-1]
-
-
-def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float, max_docs: int) -> float:
-    """Set an exclusive two-class textcat's output layer to a logistic regression fitted on
-    the features it sees from the (frozen, pretrained) layers below it.
-
-    The output layer starts at zero; at fine-tuning learning rates it grows so slowly
-    that an earlier teacher's P(POS) never left 0.26-0.69 in 125 steps. Starting from a
-    linear probe (LP-FT, Kumar et al. 2022) gives fine-tuning a head that already
-    separates the classes. Returns the probe's training accuracy.
-    """
-    import numpy
-    from spacy.tokens import DocBin
-
-    textcat = nlp.get_pipe(component)
-    if len(textcat.labels) != 2:
-        raise ValueError(f"linear probe: '{component}' needs exactly two labels, has {textcat.labels}")
-    model = textcat.model
-    output = model.get_ref("output_layer")
-    if model.layers[-1].layers[0] is not output and model.layers[-1] is not output:
-        raise ValueError("linear probe: the textcat model must end in its output layer (TextCatReduce)")
-    docs = list(DocBin().from_disk(docs_path).get_docs(nlp.vocab))[:max_docs]
-    positive = textcat.labels[1]
-    targets = numpy.array([max(d.cats, key=d.cats.get) == positive for d in docs], dtype=float)
-    predicted = list(nlp.pipe((d.text for d in docs), disable=[component]))
-    features = predicted
-    for layer in model.layers[:-1]:
-        features = layer.predict(features)
-    features = model.ops.to_numpy(features)
-    w, b = fit_logistic_regression(features, targets, l2)
-    W = numpy.stack([-w / 2, w / 2]).astype("float32")  # softmax over (l0, l1) = sigmoid of w.x + b
-    output.set_param("W", model.ops.asarray2f(W))
-    output.set_param("b", model.ops.asarray1f(numpy.array([-b / 2, b / 2], dtype="float32")))
-    return float((((features @ w + b) > 0) == (targets == 1)).mean())
-
-
-@registry.callbacks("distill.init_teacher.v1")
-def create_init_teacher(transformer: str = "transformer", textcat: str = "textcat",
-                        freeze_embeddings: bool = True, probe_docs: Optional[Path] = None,
-                        probe_l2: float = 1.0, probe_max_docs: int = 2000):
-    """An `after_init` callback for the teacher: freeze the word embeddings, and start the
-    textcat head from a linear probe on `probe_docs` (the training corpus; null skips it)."""
-
-    def init_teacher(nlp):
-        if freeze_embeddings:
-            freeze_word_embeddings(nlp, transformer)
-        if probe_docs is not None:
-            accuracy = init_head_from_linear_probe(nlp, Path(probe_docs), textcat, probe_l2, probe_max_docs)
-            print(f"Linear probe on the pretrained features: {100 * accuracy:.1f}% training accuracy")
-        return nlp
-
-    return init_teacher
 
 
 # ---------------------------------------------------------------------------

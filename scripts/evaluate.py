@@ -21,7 +21,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from wasabi import msg
 
-import distillation  # noqa: F401  (registers the student's component and scorer)
+import teacher_callbacks  # noqa: F401  (registers what the student's and teacher's configs name)
 from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, run_cli, sha256_of
 from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
@@ -151,10 +151,10 @@ def main(
         require(path, f"the trained {name}", f"train-{name}")
     require(test_path, "the test docs", "corpus")
     models = {name: spacy.load(path) for name, path in paths.items()}
-    runtime = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else "fp32"
+    runtime, int8_scales = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else ("fp32", None)
     timed = dict(models)  # what the speed rounds time: the teacher in its fastest gated runtime too
     if runtime != "fp32":
-        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime)
+        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime, int8_scales)
     gold = list(DocBin().from_disk(test_path).get_docs(models["student"].vocab))
     if not gold:
         raise InputError(f"{test_path}: no test docs; check the corpus step's n_test")

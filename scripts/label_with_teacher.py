@@ -27,7 +27,7 @@ from wasabi import msg
 
 from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, require_gpu, run_cli, sha256_of
-from teacher_runtime import RUNTIMES, init_worker, load_teacher, predict_probs, worker_predict
+from teacher_runtime import init_worker, load_teacher, predict_probs, worker_predict
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -130,7 +130,8 @@ def main(
     chunk_size: int = typer.Option(1000, help="Docs per chunk file"),
     batch_size: int = typer.Option(64, help="Docs per teacher batch"),
     workers: int = typer.Option(1, help="Labelling processes, the cores shared among them (CPU only)"),
-    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32, bf16 or int8"),
+    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16 (int8 through "
+                                "--runtime-file)"),
     runtime_file: Path = typer.Option(None, help="Use the runtime choose_runtime.py chose (overrides --runtime)"),
     gpu_id: int = typer.Option(-1, help="GPU to run the teacher on; -1 for CPU"),
     temperature: str = typer.Option("1.0", help="Divide the teacher's log-probabilities by this; 'fitted' reads "
@@ -142,10 +143,12 @@ def main(
     if chunk_size < 1 or batch_size < 1 or workers < 1:
         raise InputError(f"chunk-size, batch-size and workers must be at least 1, got {chunk_size}, {batch_size} "
                          f"and {workers}; fix the options or the var label_workers")
+    int8_scales = None
     if runtime_file is not None:
-        runtime = read_chosen_runtime(runtime_file)
-    elif runtime not in RUNTIMES:
-        raise InputError(f"runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
+        runtime, int8_scales = read_chosen_runtime(runtime_file)
+    elif runtime not in ("fp32", "bf16"):
+        raise InputError(f"runtime '{runtime}': choose fp32 or bf16, or pass --runtime-file (int8 needs the "
+                         "smoothing scales the teacher-runtime step measures)")
     temperature_value = read_temperature(temperature, temperature_file)
     require_gpu(gpu_id)
     import torch
@@ -181,14 +184,15 @@ def main(
             bar.update(len(chunks[index]))
 
         if workers == 1 and pending:
-            teacher = load_teacher(teacher_path, runtime)
+            teacher = load_teacher(teacher_path, runtime, int8_scales)
             for index in pending:
                 finish(index, *predict_probs(teacher, texts_of(index), batch_size))
         elif pending:
             threads = max(1, torch.get_num_threads() // workers)
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                                     initargs=(str(teacher_path), runtime, threads)) as pool:
+                                     initargs=(str(teacher_path), runtime,
+                                               str(int8_scales) if int8_scales else None, threads)) as pool:
                 futures = {pool.submit(worker_predict, texts_of(index), batch_size): index for index in pending}
                 for future in as_completed(futures):
                     finish(futures[future], *future.result())

@@ -26,7 +26,7 @@ from spacy.tokens import DocBin
 from spacy.vectors import Vectors
 from wasabi import msg
 
-import distillation  # noqa: F401  (registers what the teacher's config names)
+import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
 from cli_support import InputError, require, run_cli
 from fetch_assets import RAW, fetch
 

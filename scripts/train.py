@@ -174,6 +174,6 @@ def main(
 
 
 if __name__ == "__main__":
-    import distillation  # noqa: F401  (registers what the configs name, for spacy train)
+    import teacher_callbacks  # noqa: F401  (registers what the configs name, student's and teacher's)
 
     run_cli(main, config_overrides=True)

@@ -9,7 +9,7 @@ SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import distillation  # noqa: E402,F401  (registers what the trained pipelines name)
+import teacher_callbacks  # noqa: E402,F401  (registers what the trained pipelines name, student and teacher)
 
 
 def run_script(script: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:

@@ -129,6 +129,13 @@ def test_metrics_follow_the_schema(project_run):
     assert metrics["teacher_gap"] == pytest.approx(gap)
     assert metrics["speed"]["torch_threads"] >= 1 and metrics["speed"]["min_round_seconds"] == 0.05
     assert 0.0 <= metrics["student_teacher_agreement"] <= 1.0
+    # the gate's choice made the labels, and both are on record
+    choice = json.loads((project / "training/nl/teacher_runtime.json").read_text())
+    assert choice["requested"] == "int8" and choice["chosen"] in ("int8", "fp32")
+    assert metrics["labelling"]["runtime"] == choice["chosen"] == metrics["student_speedup"]["teacher_runtime"]
+    assert "synthetic" in choice["runtimes"]["int8"] and "dev_accuracy_drop" in choice["runtimes"]["int8"]
+    assert metrics["transfer_set"]["n_examples"] == metrics["n_synthetic"] == 200
+    assert metrics["student_speedup"]["vs_teacher_fastest"] <= metrics["student_speedup"]["vs_teacher_fp32"] + 1e-9
     report = (project / "training/nl/report.md").read_text()
     assert "| student |" in report and "accuracy_speed.png" in report and "Student - baseline" in report
     assert "too wide to conclude anything" in report  # 20 test reviews: said plainly
@@ -145,6 +152,12 @@ def test_second_run_skips_every_finished_step(project_run, tiny_backbone):
 def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_run, tmp_path):
     project, _, _ = project_run
     wheel = next((project / "packages").rglob("*.whl"))
+    import zipfile
+
+    shipped_code = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py") and "distillation" in n]
+    assert shipped_code, "the student's registered code ships with it"
+    code = zipfile.ZipFile(wheel).read(shipped_code[0]).decode()
+    assert "soft_textcat" in code and "init_teacher" not in code and "linear_probe" not in code
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
