@@ -32,6 +32,7 @@ from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component)
 from cli_support import InputError, require, run_cli
+from fingerprint import fingerprint
 from evaluate import score_docs
 from measure import accuracy_summary, fmt_ci, fmt_pct, paired_difference, resample_indices
 from run_seeds import CONFIGS, inputs_signature, is_trained
@@ -62,6 +63,22 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
     args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "seed")},
             **changes}
     augmented, synthetic = folder / "augmented.spacy", folder / "synthetic.spacy"
+    # A variant's set is reused only while what made it is unchanged: the recipe, the code,
+    # the teacher, its runtime and temperature, the tagger and the training reviews.
+    signature = fingerprint({"augment": args, "target_size": target_size,
+                             "label": {k: recipe[k] for k in ("label_batch_size", "teacher_temperature")}},
+                            [corpus / "train.spacy", corpus / "unlabelled.spacy", training / "teacher" / "model-last",
+                             training / "teacher_runtime.json", training / "teacher_runtime.int8.npz",
+                             training / "teacher_temperature.json",
+                             project / "training" / "taggers" / lang / "model-best"])
+    inputs_path = folder / "inputs.json"
+    if inputs_path.exists() and json.loads(inputs_path.read_text()).get("signature") != signature:
+        msg.warn(f"{folder}: made under other conditions (recipe, code, teacher or data changed); making it anew")
+        for path in (augmented, synthetic, folder / "wall_seconds.json"):  # only what this step wrote
+            if path.exists():
+                path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs_path.write_text(json.dumps({"signature": signature}))
     # The time each step took is kept beside its output, so a resumed ablation still reports it.
     record_path = folder / "wall_seconds.json"
     seconds = json.loads(record_path.read_text()) if record_path.exists() else {}
@@ -72,11 +89,14 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
         record_path.write_text(json.dumps(seconds))
 
     if not augmented.exists():
+        unlabelled = corpus / "unlabelled.spacy"
         record("augment", run_step([sys.executable, str(SCRIPTS / "augment.py"), str(corpus / "train.spacy"),
                              str(project / "training" / "taggers" / lang / "model-best"),
                              str(training / "teacher" / "model-last"), str(augmented),
                              *[f"--{k.replace('_', '-')}={v}" for k, v in args.items()],
-                             f"--target-size={target_size}"], f"augmenting {run} {variant}"))
+                             f"--target-size={target_size}",
+                             *([f"--unlabelled={unlabelled}"] if unlabelled.exists() else [])],
+                            f"augmenting {run} {variant}"))
     if not synthetic.exists():
         record("label", run_step([sys.executable, str(SCRIPTS / "label_with_teacher.py"),
                              str(training / "teacher" / "model-last"), str(augmented), str(synthetic),
@@ -89,7 +109,10 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
 
 
 def subsample(source: Path, target: Path, k: int, seed: int) -> None:
-    if target.exists():
+    """k docs of `source`; reused only while it was drawn from this very source."""
+    signature = fingerprint({"k": k, "seed": seed}, [source])
+    record = target.with_name("inputs.json")
+    if target.exists() and record.exists() and json.loads(record.read_text()).get("signature") == signature:
         return
     db = DocBin(store_user_data=True).from_disk(source)
     docs = list(db.get_docs(spacy.blank("xx").vocab))
@@ -100,6 +123,7 @@ def subsample(source: Path, target: Path, k: int, seed: int) -> None:
     out = DocBin(store_user_data=True, docs=[docs[i] for i in sorted(order[:k])])
     target.parent.mkdir(parents=True, exist_ok=True)
     out.to_disk(target)
+    record.write_text(json.dumps({"signature": signature}))
 
 
 def train_student(project: Path, run: str, synthetic: Path, output: Path, seed: int, recipe: Dict) -> float:

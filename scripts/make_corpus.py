@@ -125,6 +125,14 @@ def main(
     except ImportError:
         raise InputError(f"lang '{lang}' is not a language code spaCy knows; use e.g. nl, en, fr, de, it, es") from None
     reviews, dropped = read_reviews(reviews_path, lang)
+    if not reviews and not dropped:
+        raise InputError(f"{reviews_path}: the file is empty (no reviews); fill it or point the var reviews at "
+                         "another file")
+    other = [r for r in reviews if r["lang"] != lang]
+    if other:
+        raise InputError(f"{reviews_path}: {len(other)} reviews are in lang '{other[0]['lang']}' but this run's "
+                         f"lang is '{lang}' (its tokenizer, tagger and word list would be wrong); run with "
+                         f"--vars.lang {other[0]['lang']} or give a file of {lang} reviews")
     unique, dup_counts = deduplicate(reviews)
     dropped.update(dup_counts)
     by_label = {label: [r for r in unique if r["label"] == label] for label in LABELS}

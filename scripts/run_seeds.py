@@ -7,7 +7,6 @@ sampling and the average over seeds. Both checkpoints are scored on dev and test
 show how far early stopping on dev (model-best) flatters the dev number.
 A seed trained with the same inputs is skipped, so an interrupted run resumes.
 """
-import hashlib
 import json
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from thinc.api import Config
 from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component)
+from fingerprint import fingerprint
 from cli_support import InputError, require, run_cli, sha256_of
 from evaluate import score_docs
 from measure import (MODEL_NAMES, accuracy_summary, difference_line, distillation_ratios, fmt_ci, fmt_pct,
@@ -94,19 +94,10 @@ def seed_command(model: str, extra: List[str], seed: int, output: Path, run: str
 
 
 def inputs_signature(cmd: List[str], output: Path) -> str:
-    """What a seed's model depends on: the training command and the contents of every file
-    or folder it names (config, corpora, vectors, the training script). A seed is reused
-    only while this is unchanged, so a new config or synthetic set retrains it."""
-    digest = hashlib.sha256()
-    for arg in cmd[1:]:  # not the interpreter's path
-        digest.update(arg.encode())
-        path = Path(arg)
-        if path == output:  # what is written, not read
-            continue
-        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
-        for f in files:
-            digest.update(f.read_bytes())
-    return digest.hexdigest()
+    """What a seed's model depends on: the training command, the project's code and the
+    contents of every file or folder the command names (config, corpora, vectors). A seed
+    is reused only while this is unchanged, so a new config, synthetic set or loss retrains it."""
+    return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output])
 
 
 def train_seed(cmd: List[str], output: Path, model: str, seed: int) -> float:
@@ -132,9 +123,12 @@ def main(
     student_original: str = typer.Option("train_teacher"),
     lang: str = typer.Option("nl"),
     gpu_id: int = typer.Option(-1),
-    routes: bool = typer.Option(True, help="Also train student and baseline with the teacher's vectors "
-                                "switched the other way"),
+    seed_routes: str = typer.Option("routes", help="'routes': also train student and baseline with the teacher's "
+                                    "vectors switched the other way; 'no-routes': only student and baseline"),
 ):
+    if seed_routes not in ("routes", "no-routes"):
+        raise InputError(f"seed_routes '{seed_routes}': use 'routes' or 'no-routes'; fix the var seed_routes")
+    routes = seed_routes == "routes"
     if n_seeds < 2:
         raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
     if checkpoint not in CHECKPOINTS:

@@ -28,6 +28,10 @@ def main(
     smoke_dir: Path = typer.Argument(Path("smoke")),
     lang: str = typer.Option("nl"),
 ):
+    if smoke_dir.resolve() == Path.cwd().resolve() or Path.cwd().resolve() in smoke_dir.resolve().parents and \
+            smoke_dir.resolve().name in ("configs", "scripts", "assets", "corpus", "training"):
+        raise InputError(f"smoke dir '{smoke_dir}' is the project or one of its folders; the smoke run copies the "
+                         "project into its own folder: pass a new folder such as smoke")
     make_subproject(smoke_dir, Path.cwd(), links=["assets/downloads"])
     overrides = [f"--vars.{k}={v}" for k, v in {**SMOKE_VARS, "lang": lang}.items()]
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": "--training.max_epochs=1"}

@@ -4,8 +4,6 @@ one lock entry per command name, so runs with other vars in one folder make each
 redo every step. Each curve size and each language therefore gets its own copy. Code and
 configs are copied; the named data folders are linked, so what was fetched or built once
 (archives, the backbone, the taggers) is shared."""
-import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
 from cli_support import InputError
+from fingerprint import fingerprint
 
 PROJECT_FILES = ("project.yml", "configs", "scripts")
 # The steps of one run (a curve size or a language) after the shared data is in place.
@@ -49,14 +48,13 @@ def parse_point_vars(text: str) -> Dict:
 
 
 def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORKFLOW) -> str:
-    """What decides a run's results, as weasel sees it: the workflow's step commands with
-    their vars, and the configs. (Edits to the scripts' code are not tracked, as in weasel.)"""
+    """What decides a run's results: the workflow's step commands with their vars, the
+    configs and the code (the copy's scripts, copied anew from the project on each run)."""
     from weasel.util import load_project_config
 
     config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
     steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"][workflow]}
-    configs = {p.name: p.read_text() for p in sorted((project / "configs").glob("*.cfg"))}
-    return hashlib.sha256(json.dumps([steps, configs], sort_keys=True).encode()).hexdigest()
+    return fingerprint({"steps": steps}, [project / "configs"], code=project / "scripts")
 
 
 def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[Dict] = None,

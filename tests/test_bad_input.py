@@ -271,3 +271,30 @@ def test_an_sdist_is_fetched_by_its_index_link_and_never_built(monkeypatch, tmp_
     target = fetch_assets.download(asset, tmp_path)
     assert calls == ["index"] and target.read_bytes() == content
     assert fetch_assets.download(asset, tmp_path) == target and calls == ["index"]  # not fetched again
+
+
+def test_reviews_in_another_language_than_the_run(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps({"text": f"goed boek {i}", "stars": 5, "lang": "nl"}) + "\n" for i in range(30)))
+    result = run_script("make_corpus.py", path, tmp_path / "out", "--lang", "en")
+    assert_one_clear_line(result, "30 reviews are in lang 'nl' but this run's lang is 'en'")
+
+
+def test_an_empty_reviews_file_says_it_is_empty(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n")
+    result = run_script("make_corpus.py", path, tmp_path / "out")
+    assert_one_clear_line(result, "r.jsonl: the file is empty (no reviews)")
+
+
+def test_smoke_run_into_the_project_itself_is_refused(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "mine.cfg").write_text("keep me")
+    result = run_script("run_smoke.py", ".", cwd=tmp_path)
+    assert_one_clear_line(result, "smoke dir '.' is the project or one of its folders")
+    assert (tmp_path / "configs" / "mine.cfg").read_text() == "keep me"
+
+
+def test_unknown_seed_routes(tmp_path):
+    result = run_script("run_seeds.py", "nl", "--seed-routes", "foo", cwd=tmp_path)
+    assert_one_clear_line(result, "seed_routes 'foo': use 'routes' or 'no-routes'")

@@ -93,6 +93,23 @@ def test_run_all_produces_every_declared_output(project_run):
     assert {r["label"] for r in converted} <= {"POS", "NEG"} and converted[0]["text"] == fixture_reviews(60)[0][0]
 
 
+@pytest.mark.parametrize("model", ["teacher", "student", "baseline"])
+def test_the_saved_config_states_the_schedule_that_ran(project_run, model):
+    """train.py sets the steps from the data size: the config saved with the model, not the
+    one in configs/, is the record of what ran (and `spacy train` with it repeats it)."""
+    from spacy.util import load_config
+
+    project, _, _ = project_run
+    schedule = json.loads((project / f"training/nl/{model}/schedule.json").read_text())
+    saved = load_config(project / f"training/nl/{model}/model-last/config.cfg")["training"]
+    assert saved["max_steps"] == schedule["max_steps"] and saved["eval_frequency"] == schedule["eval_frequency"]
+    assert saved["max_epochs"] == 0 and saved["patience"] == 0
+    learn_rate = saved["optimizer"]["learn_rate"]
+    if isinstance(learn_rate, dict) and learn_rate.get("@schedules") == "warmup_linear.v1":
+        assert learn_rate["total_steps"] == schedule["max_steps"]
+        assert learn_rate["warmup_steps"] == schedule["warmup_steps"]
+
+
 def test_student_carries_the_teacher_vectors_and_the_baseline_none(project_run):
     import spacy
 

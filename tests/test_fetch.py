@@ -1,0 +1,71 @@
+"""Extraction of fetched archives: once, atomically, and again only for another archive."""
+import hashlib
+import zipfile
+
+from registry_assets import RegistryAsset
+
+
+def make_wheel(path, text):
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("pkg/data/words.txt", text)
+        zf.writestr("pkg/other.py", "x = 1")
+    return RegistryAsset(package="pkg", version="1.0", filename=path.name,
+                         sha256=hashlib.sha256(path.read_bytes()).hexdigest(), members={"pkg/data/": "pkg"})
+
+
+def test_an_archive_is_extracted_once_and_a_new_one_again(tmp_path):
+    from fetch_assets import extract
+
+    asset = make_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", "een twee")
+    out = tmp_path / "raw"
+    assert extract(asset, tmp_path / asset.filename, out) == 1
+    words = out / "pkg" / "words.txt"
+    assert words.read_text() == "een twee"
+    stamp = words.stat().st_mtime_ns
+    assert extract(asset, tmp_path / asset.filename, out) == 0  # not rewritten under a reader's feet
+    assert words.stat().st_mtime_ns == stamp
+    assert not list(out.rglob("*.tmp"))
+    newer = make_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", "drie")  # same name, other content
+    assert extract(newer, tmp_path / newer.filename, out) == 1
+    assert words.read_text() == "drie"
+
+
+def test_the_fingerprint_follows_code_settings_and_inputs(tmp_path):
+    """One function decides when cached work is stale: an edit to the code (a loss in
+    distillation.py, say), a setting or an input file each change it; the output does not."""
+    import shutil
+
+    from fingerprint import CODE, fingerprint
+
+    code = tmp_path / "scripts"
+    shutil.copytree(CODE, code, ignore=shutil.ignore_patterns("__pycache__"))
+    data = tmp_path / "corpus"
+    data.mkdir()
+    (data / "train.spacy").write_bytes(b"one")
+    out = data / "out"
+    out.mkdir()
+    base = fingerprint({"seed": 0}, [data], skip=[out], code=code)
+    assert fingerprint({"seed": 0}, [data], skip=[out], code=code) == base
+    (out / "model.bin").write_bytes(b"written by the step")
+    assert fingerprint({"seed": 0}, [data], skip=[out], code=code) == base
+    assert fingerprint({"seed": 1}, [data], skip=[out], code=code) != base
+    (data / "train.spacy").write_bytes(b"two")
+    changed_input = fingerprint({"seed": 0}, [data], skip=[out], code=code)
+    assert changed_input != base
+    loss = code / "distillation.py"
+    loss.write_text(loss.read_text().replace("loss = 0.5 *", "loss = 0.25 *"))
+    assert fingerprint({"seed": 0}, [data], skip=[out], code=code) != changed_input
+
+
+def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypatch):
+    import fingerprint as fp
+    from run_seeds import inputs_signature
+    import shutil
+
+    code = tmp_path / "scripts"
+    shutil.copytree(fp.CODE, code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fp, "CODE", code)
+    cmd = ["python", str(code / "train.py"), "configs/student.cfg", str(tmp_path / "seed0")]
+    before = inputs_signature(cmd, tmp_path / "seed0")
+    (code / "distillation.py").write_text((code / "distillation.py").read_text() + "\n# an edited loss\n")
+    assert inputs_signature(cmd, tmp_path / "seed0") != before

@@ -1,0 +1,69 @@
+"""measure.py against known numbers: McNemar, interval coverage, the ratios, calibration."""
+import numpy
+import pytest
+from scipy.stats import binomtest
+
+from measure import distillation_ratios, mcnemar_p, paired_difference, resample_indices
+
+
+@pytest.mark.parametrize("only_a,only_b,both", [(10, 3, 50), (0, 7, 20), (25, 25, 5), (1, 0, 0)])
+def test_mcnemar_is_the_exact_binomial_test_on_discordant_docs(only_a, only_b, both):
+    a = [1] * only_a + [0] * only_b + [1] * both
+    b = [0] * only_a + [1] * only_b + [1] * both
+    assert mcnemar_p(a, b) == pytest.approx(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def test_mcnemar_by_hand():
+    # 10 docs only a gets right, 3 only b: p = 2 * sum_{i<=3} C(13, i) / 2^13
+    a, b = [1] * 10 + [0] * 3 + [1] * 40, [0] * 10 + [1] * 3 + [1] * 40
+    assert mcnemar_p(a, b) == pytest.approx(2 * (1 + 13 + 78 + 286) / 2 ** 13)
+    assert mcnemar_p([1, 0], [1, 0]) == 1.0
+
+
+def test_paired_interval_covers_the_true_difference_about_95_percent_of_the_time():
+    rng = numpy.random.default_rng(0)
+    n_docs, true_diff, covered, runs = 300, 0.05, 0, 120
+    for run in range(runs):
+        # two correlated models: b is right where a is, except on a random 5% more of the docs
+        a = (rng.random(n_docs) < 0.80).astype(int)
+        flip = rng.random(n_docs) < true_diff / 0.80
+        b = numpy.where(a & flip, 0, a)
+        ci = paired_difference(a, b, resample_indices(n_docs, 1000, seed=run))["ci"]
+        covered += ci[0] <= true_diff <= ci[1]
+    assert 0.88 <= covered / runs <= 0.995, covered / runs
+
+
+def test_ratios_on_a_known_case():
+    n = 1000
+    baseline = numpy.array([1] * 800 + [0] * 200)
+    teacher = numpy.array([1] * 900 + [0] * 100)
+    student = numpy.array([1] * 850 + [0] * 150)
+    r = distillation_ratios(baseline, teacher, student, resample_indices(n, 500))
+    assert r["why_null"] is None
+    assert r["gap_closed"] == pytest.approx(0.5) and r["error_reduction"] == pytest.approx(0.25)
+    assert r["teacher_gap"] == pytest.approx(0.1)
+    assert r["gap_closed_ci"][0] < 0.5 < r["gap_closed_ci"][1] and r["gap_closed_ci_dropped"] == 0.0
+
+
+def test_ratios_say_how_many_resamples_they_dropped():
+    # the teacher beats the baseline by a margin some resamples reverse
+    rng = numpy.random.default_rng(1)
+    n = 200
+    baseline = (rng.random(n) < 0.80).astype(int)
+    teacher = baseline.copy()
+    teacher[numpy.flatnonzero(baseline == 0)[:9]] = 1
+    teacher[numpy.flatnonzero(baseline == 1)[:2]] = 0
+    student = baseline.copy()
+    r = distillation_ratios(baseline, teacher, student, resample_indices(n, 2000))
+    assert r["why_null"] is None and 0.0 < r["gap_closed_ci_dropped"] < 0.05
+
+
+def test_calibration_of_known_probabilities():
+    from evaluate import calibration
+
+    gold = numpy.array([1] * 9 + [0] * 1)
+    perfect = calibration(numpy.full(10, 0.9), gold)
+    assert perfect["ece"] == pytest.approx(0.0, abs=1e-9)
+    assert perfect["log_loss"] == pytest.approx(-(0.9 * numpy.log(0.9) + 0.1 * numpy.log(0.1)))
+    sure = calibration(numpy.full(10, 0.999), gold)
+    assert sure["ece"] == pytest.approx(0.099, abs=1e-6)  # 99.9% sure, 90% right
