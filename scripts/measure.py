@@ -1,8 +1,9 @@
 """How sure a result is: bootstrap intervals over test docs, paired differences, McNemar.
 
 Everything works on per-doc outcomes (1 = right, 0 = wrong), so one resample of test
-docs is shared by every model and every seed: differences are paired, and a mean over
-seeds pools the seeds on the same resampled docs. numpy and scipy only, so the report and the tests
+docs is shared by every model and every seed: differences are paired. With several
+seeds, each resample also draws the seeds with replacement (a hierarchical bootstrap),
+so an interval over seeds covers retraining as well as the test docs. numpy and scipy only, so the report and the tests
 import it without spaCy. (The bootstrap is written out rather than scipy.stats.bootstrap
 because one set of resampled doc indices is shared by every model, seed and ratio: that
 sharing is what pairs them.)
@@ -29,10 +30,24 @@ def interval(samples: numpy.ndarray) -> List[float]:
     return [float(numpy.percentile(samples, tail)), float(numpy.percentile(samples, 100 - tail))]
 
 
+def seed_draws(n_seeds: int, n_resamples: int) -> numpy.ndarray:
+    """(n_resamples, n_seeds) seeds drawn with replacement. The same for every call with the
+    same shape, so two models trained with the same seeds are resampled in pairs."""
+    return numpy.random.default_rng(1_000_003 * n_seeds + n_resamples).integers(0, n_seeds, (n_resamples, n_seeds))
+
+
 def resampled_accuracy(correct: numpy.ndarray, indices: numpy.ndarray) -> numpy.ndarray:
-    """Accuracy per resample; `correct` is (n_docs,) or (n_seeds, n_docs), averaged over seeds."""
+    """Accuracy per resample; `correct` is (n_docs,) or (n_seeds, n_docs).
+
+    With several seeds the bootstrap is hierarchical: each resample draws seeds with
+    replacement as well as test docs, so the interval covers retraining (the spread over
+    seeds) as well as the choice of test docs, not only the latter."""
     correct = numpy.atleast_2d(numpy.asarray(correct, dtype=float))
-    return correct[:, indices].mean(axis=2).mean(axis=0)
+    per_seed = correct[:, indices].mean(axis=2)  # (n_seeds, n_resamples)
+    if len(correct) == 1:
+        return per_seed[0]
+    draws = seed_draws(len(correct), indices.shape[0])
+    return per_seed[draws, numpy.arange(indices.shape[0])[:, None]].mean(axis=1)
 
 
 def mcnemar_p(a_correct: Sequence[int], b_correct: Sequence[int]) -> float:

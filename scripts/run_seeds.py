@@ -1,9 +1,10 @@
 """Train student and baseline with several seeds against one teacher and one synthetic set.
 
 Seeds change initialisation, dropout and batch order; the teacher, the synthetic data
-and the test set stay fixed. Each model is scored on every test doc, so seeds pool on
-the same bootstrap resamples: the interval of student - baseline covers both test-set
-sampling and the average over seeds. Both checkpoints are scored on dev and test, to
+and the test set stay fixed. Each model is scored on every test doc, and each bootstrap
+resample draws test docs and seeds with replacement (hierarchical), paired across
+models: the interval of student - baseline covers test-set sampling and retraining
+(the student's and the baseline's), but not retraining the one teacher. Both checkpoints are scored on dev and test, to
 show how far early stopping on dev (model-best) flatters the dev number.
 A seed trained with the same inputs is skipped, so an interrupted run resumes.
 """
@@ -196,7 +197,7 @@ def main(
 
 def seeds_markdown(r: Dict) -> str:
     lines = [f"# {r['run']}: {r['n_seeds']} seeds ({r['checkpoint']}), {r['n_test']} test reviews", "",
-             "| model | per seed | mean ± sd | pooled 95% interval |", "|---|---|---:|---:|"]
+             "| model | per seed | mean ± sd | 95% interval (docs and seeds) |", "|---|---|---:|---:|"]
     for name in [*MODEL_NAMES, *r.get("routes", {})]:
         m = r["models"][name]
         per_seed = " / ".join(fmt_pct(x) for x in m.get("per_seed", [m["accuracy"]]))

@@ -67,3 +67,27 @@ def test_calibration_of_known_probabilities():
     assert perfect["log_loss"] == pytest.approx(-(0.9 * numpy.log(0.9) + 0.1 * numpy.log(0.1)))
     sure = calibration(numpy.full(10, 0.999), gold)
     assert sure["ece"] == pytest.approx(0.099, abs=1e-6)  # 99.9% sure, 90% right
+
+
+def test_an_interval_over_seeds_covers_retraining_not_only_the_test_docs():
+    # seed 0 gets 90% right, seed 1 60%, seed 2 75%: the spread over seeds is most of the
+    # uncertainty, which resampling only the 2000 test docs would hide (about +-1.5 points)
+    rng = numpy.random.default_rng(0)
+    n = 2000
+    rows = numpy.array([(rng.random(n) < p).astype(int) for p in (0.9, 0.6, 0.75)])
+    from measure import accuracy_summary
+
+    summary = accuracy_summary(rows, resample_indices(n, 2000))
+    width = summary["ci"][1] - summary["ci"][0]
+    assert width > 0.15, summary["ci"]
+    # one seed alone: docs only, a narrow interval
+    single = accuracy_summary(rows[:1], resample_indices(n, 2000))
+    assert single["ci"][1] - single["ci"][0] < 0.04
+
+
+def test_seeds_are_resampled_in_pairs_across_models():
+    # b is a copy of a on every seed: the paired difference is exactly 0 in every resample
+    rng = numpy.random.default_rng(2)
+    a = (rng.random((3, 500)) < 0.8).astype(int)
+    diff = paired_difference(a, a.copy(), resample_indices(500, 500))
+    assert diff["ci"] == [0.0, 0.0]

@@ -84,6 +84,17 @@ def test_tiny_teacher_trains_through_teacher_cfg_and_gives_probabilities(tiny_te
         assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_tiny_teacher_learned_its_training_reviews(tiny_teacher, tiny_corpus):
+    """Training moved it: it sorts the reviews it learned from, which a random head cannot."""
+    from spacy.tokens import DocBin
+
+    teacher = spacy.load(tiny_teacher)
+    docs = list(DocBin().from_disk(tiny_corpus / "train.spacy").get_docs(teacher.vocab))
+    right = [max(pred.cats, key=pred.cats.get) == max(gold.cats, key=gold.cats.get)
+             for pred, gold in zip(teacher.pipe(d.text for d in docs), docs)]
+    assert sum(right) / len(right) >= 0.85, sum(right) / len(right)
+
+
 def test_teacher_cfg_freezes_the_word_embeddings_but_trains_the_encoder(tiny_teacher, tiny_backbone):
     from transformers import AutoModel
 

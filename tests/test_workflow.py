@@ -189,12 +189,21 @@ def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_ru
         "cats = doc.cats\n"
         "assert nlp.vocab.vectors.shape[0] > 0 and any(t.has_vector for t in doc), 'teacher vectors inside'\n"
         "assert set(cats) == {'POS', 'NEG'} and abs(sum(cats.values()) - 1) < 1e-5, cats\n"
-        "print('ok', cats)\n"
+        "import json, sys\n"
+        "texts = json.loads(sys.argv[1])\n"
+        "print('ok', json.dumps([d.cats['POS'] for d in nlp.pipe(texts)]))\n"
     )
-    run = subprocess.run([str(python), "-c", check], capture_output=True, text=True, cwd=tmp_path,
-                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    texts = [t for t, _ in fixture_reviews(60)][:20] + ["Een onbekend woord: zwurk.", ""]
+    run = subprocess.run([str(python), "-c", check, json.dumps(texts)], capture_output=True, text=True,
+                         cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert run.stdout.startswith("ok")
+    # the wheel predicts what the trained model-last does, text for text
+    import spacy
+
+    shipped = json.loads(run.stdout.split(" ", 1)[1])
+    trained = [d.cats["POS"] for d in spacy.load(project / "training/nl/student/model-last").pipe(texts)]
+    assert shipped == pytest.approx(trained, abs=1e-6)
 
 
 DATA_ROOTS = ("corpus/", "training/", "configs/", "assets/", "packages/")
