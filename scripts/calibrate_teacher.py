@@ -70,7 +70,7 @@ def main(
                          "calibration needs the labelled dev set (corpus/RUN/dev.spacy)")
     if len(docs) < 10:
         raise InputError(f"{dev_path}: {len(docs)} dev docs are too few to fit a temperature; use 10 or more")
-    _, p_pos, _ = score_docs(teacher, docs)
+    _, p_pos, _ = score_docs(teacher, docs, progress="calibrate")
     gold = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in docs], dtype=int)
     temperature = fit_temperature(p_pos, gold)
     result = {"temperature": temperature, "dev_docs": len(docs), "runtime": runtime,

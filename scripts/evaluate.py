@@ -62,10 +62,15 @@ def count_params(nlp) -> int:
     return total
 
 
-def score_docs(nlp, gold_docs: List[Doc]) -> Tuple[numpy.ndarray, numpy.ndarray, List[Example]]:
-    """Per test doc: 1 if the model's top label is the gold one, and its P(POS)."""
-    examples = [Example(pred, gold) for pred, gold in
-                zip(nlp.pipe(d.text for d in gold_docs), gold_docs)]
+def score_docs(nlp, gold_docs: List[Doc], progress: str = "") -> Tuple[numpy.ndarray, numpy.ndarray, List[Example]]:
+    """Per test doc: 1 if the model's top label is the gold one, and its P(POS). With
+    `progress`, a progress bar of that name (for the teacher, which takes minutes)."""
+    from tqdm import tqdm
+
+    predicted = nlp.pipe(d.text for d in gold_docs)
+    if progress:
+        predicted = tqdm(predicted, total=len(gold_docs), desc=progress, unit="docs")
+    examples = [Example(pred, gold) for pred, gold in zip(predicted, gold_docs)]
     correct = numpy.array([max(eg.predicted.cats, key=eg.predicted.cats.get) ==
                            max(eg.reference.cats, key=eg.reference.cats.get) for eg in examples], dtype=int)
     p_pos = numpy.array([eg.predicted.cats.get("POS", 0.0) for eg in examples])

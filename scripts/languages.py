@@ -133,7 +133,9 @@ def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record
     if log is not None:
         msg.info(f"{what}: output in {log}")
     start = time.time()
-    for step in steps:  # weasel skips the finished ones
+    for number, step in enumerate(steps, start=1):  # weasel skips the finished ones
+        if log is not None:  # beside other languages: one console line per step, the rest in the log
+            msg.info(f"{what}: step {number}/{len(steps)} {step}, {(time.time() - start) / 60:.1f} min so far")
         run_in(project, step, overrides, what, env=env, log=log)
     record["wall_seconds"][part] = round(time.time() - start, 1)
     record["reused"] = [p for p in record["reused"] if p != part]

@@ -21,6 +21,7 @@ from typing import List
 import numpy
 import spacy
 import srsly
+from tqdm import tqdm
 import typer
 from spacy.tokens import DocBin
 from spacy.vectors import Vectors
@@ -58,7 +59,7 @@ def embed_words(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
     model.eval()
     out = []
     with torch.no_grad():
-        for start in range(0, len(words), batch_size):
+        for start in tqdm(range(0, len(words), batch_size), desc="vectors", unit="batch"):
             batch = tokenizer(words[start:start + batch_size], padding=True, return_tensors="pt",
                               return_special_tokens_mask=True)
             special = batch.pop("special_tokens_mask")
