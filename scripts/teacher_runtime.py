@@ -20,7 +20,7 @@ runtime are comparable and a runtime can be checked against fp32 doc by doc.
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -240,8 +240,7 @@ def load_teacher(path: Path, runtime: str = "fp32", int8_scales: Optional[Path] 
     return nlp
 
 
-def predict_probs(nlp, texts: Sequence[str], batch_size: int = 64,
-                  progress: Optional[Callable[[int], None]] = None) -> Tuple[List[str], numpy.ndarray]:
+def predict_probs(nlp, texts: Sequence[str], batch_size: int = 64) -> Tuple[List[str], numpy.ndarray]:
     """The pipeline's cats for each text as an (n_texts, n_labels) array, and the label order.
 
     Texts run in order of length, so each batch pads little, and come back in input order."""
@@ -256,8 +255,6 @@ def predict_probs(nlp, texts: Sequence[str], batch_size: int = 64,
                 labels = list(doc.cats)
                 probs = numpy.zeros((len(texts), len(labels)), dtype="float64")
             probs[order[position]] = [doc.cats[label] for label in labels]
-            if progress is not None and (position + 1) % batch_size == 0:
-                progress(batch_size)
     if probs is None:
         probs = numpy.zeros((0, 0))
     return labels, probs
