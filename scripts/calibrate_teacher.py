@@ -33,24 +33,19 @@ def apply_temperature(p_pos: numpy.ndarray, temperature: float) -> numpy.ndarray
 
 
 def fit_temperature(p_pos: numpy.ndarray, gold_pos: numpy.ndarray) -> float:
-    """The T in [0.05, 100] with the lowest log-loss, by a grid then golden-section search."""
+    """The T in [0.05, 100] with the lowest log-loss. The log-loss is convex in 1/T, so a
+    bounded scalar search (over log T, scipy's Brent) finds the one minimum."""
+    from scipy.optimize import minimize_scalar
+
     z, y = log_odds(p_pos), gold_pos.astype(float)
 
     def nll(log_t: float) -> float:
         s = z / numpy.exp(log_t)
         return float(numpy.mean(numpy.logaddexp(0.0, s) - y * s))
 
-    grid = numpy.linspace(numpy.log(0.05), numpy.log(100.0), 60)
-    best = int(numpy.argmin([nll(t) for t in grid]))
-    lo, hi = grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)]
-    golden = (numpy.sqrt(5) - 1) / 2
-    for _ in range(60):
-        a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
-        if nll(a) < nll(b):
-            hi = b
-        else:
-            lo = a
-    return float(numpy.exp((lo + hi) / 2))
+    found = minimize_scalar(nll, bounds=(numpy.log(0.05), numpy.log(100.0)), method="bounded",
+                            options={"xatol": 1e-6})
+    return float(numpy.exp(found.x))
 
 
 def main(

@@ -33,24 +33,13 @@ def freeze_word_embeddings(nlp, component: str = "transformer") -> int:
     return frozen
 
 
-def fit_logistic_regression(features, targets, l2: float, iterations: int = 25):
-    """Binary logistic regression by Newton's method; returns (weights, bias)."""
-    import numpy
+def fit_logistic_regression(features, targets, l2: float):
+    """Binary L2-regularised logistic regression (scikit-learn; the bias is not shrunk);
+    returns (weights, bias)."""
+    from sklearn.linear_model import LogisticRegression
 
-    X = numpy.hstack([features, numpy.ones((len(features), 1))]).astype("float64")
-    y = numpy.asarray(targets, dtype="float64")
-    penalty = numpy.full(X.shape[1], l2)
-    penalty[-1] = 0.0  # the bias is not shrunk
-    w = numpy.zeros(X.shape[1])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + numpy.exp(-(X @ w)))
-        grad = X.T @ (p - y) + penalty * w
-        hessian = (X * (p * (1 - p))[:, None]).T @ X + numpy.diag(penalty) + 1e-9 * numpy.eye(X.shape[1])
-        step = numpy.linalg.solve(hessian, grad)
-        w -= step
-        if numpy.abs(step).max() < 1e-6:
-            break
-    return w[:-1], w[-1]
+    fitted = LogisticRegression(C=1.0 / l2, tol=1e-8, max_iter=1000).fit(features.astype("float64"), targets)
+    return fitted.coef_[0], float(fitted.intercept_[0])
 
 
 def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float, max_docs: int) -> float:
@@ -93,6 +82,8 @@ def create_init_teacher(transformer: str = "transformer", textcat: str = "textca
                         probe_l2: float = 1.0, probe_max_docs: int = 2000):
     """An `after_init` callback for the teacher: freeze the word embeddings, and start the
     textcat head from a linear probe on `probe_docs` (the training corpus; null skips it)."""
+    if probe_l2 <= 0:
+        raise ValueError(f"init_teacher: probe_l2 must be > 0 (the probe's L2 penalty), got {probe_l2}")
 
     def init_teacher(nlp):
         if freeze_embeddings:
