@@ -35,17 +35,13 @@ from cli_support import InputError, require, run_cli
 from fingerprint import fingerprint
 from evaluate import score_docs
 from measure import accuracy_summary, fmt_ci, fmt_pct, paired_difference, resample_indices
-from run_seeds import CONFIGS, inputs_signature, is_trained
-from subproject import parse_point_vars
+from run_seeds import inputs_signature, is_trained
+from subproject import parse_recipe
 
 SCRIPTS = Path(__file__).parent
 # Each augmentation method and the var that switches it off at 0.
 METHODS = {"no_mask": "p_mask", "no_pos": "p_pos", "no_ngram": "p_ng", "no_sentence": "p_sentence"}
 NEAR_FULL = 0.15
-RECIPE_DEFAULTS = {"p_mask": "0.1", "p_pos": "0.1", "p_ng": "0.25", "ngram_max": "5", "p_sentence": "0.25",
-                   "synthetic_size": "20000", "seed": "0", "label_batch_size": "64", "label_workers": "1",
-                   "teacher_temperature": "1.0", "student_original": "train_teacher", "evals": "10", "gpu_id": "-1"}
-
 
 def run_step(cmd: List[str], what: str) -> float:
     start = time.time()
@@ -129,7 +125,7 @@ def subsample(source: Path, target: Path, k: int, seed: int) -> None:
 def train_student(project: Path, run: str, synthetic: Path, output: Path, seed: int, recipe: Dict) -> float:
     """One seed of the shipped student's recipe on another synthetic set; reused while its inputs hold."""
     corpus = project / "corpus" / run
-    cmd = [sys.executable, str(SCRIPTS / "train.py"), str(CONFIGS["student"]), str(output),
+    cmd = [sys.executable, str(SCRIPTS / "train.py"), recipe["student_config"], str(output),
            "--evals", recipe["evals"], "--gpu-id", recipe["gpu_id"], "--paths.synthetic", str(synthetic),
            "--paths.original", str(corpus / f"{recipe['student_original']}.spacy"),
            "--paths.dev", str(corpus / "dev.spacy"), "--paths.vectors", str(project / "training" / run / "vectors"),
@@ -253,7 +249,8 @@ def main(
     synthetic_sizes: str = typer.Option("1000,2000,10000,20000", help="Synthetic set sizes: subsets of the run's "
                                         "own set below its size, a larger set made with more rounds above it"),
     checkpoint: str = typer.Option("model-last"),
-    point_vars_text: str = typer.Option("", "--point-vars", help="The recipe's vars, 'key=value key=value'"),
+    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
+                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
 ):
     if n_seeds < 1:
         raise InputError(f"n-seeds must be at least 1, got {n_seeds}")
@@ -261,7 +258,7 @@ def main(
         sizes = sorted({int(x) for x in synthetic_sizes.split(",") if x.strip()})
     except ValueError:
         raise InputError(f"synthetic sizes '{synthetic_sizes}': give whole numbers separated by commas") from None
-    recipe = {**RECIPE_DEFAULTS, **parse_point_vars(point_vars_text)}
+    recipe = parse_recipe(recipe_text)
     results = [ablate_run(run_dir, recipe, n_seeds, sizes, checkpoint) for run_dir in run_dirs]
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "ablation.json").write_text(json.dumps(results, indent=2))

@@ -37,7 +37,7 @@ from wasabi import msg
 
 from cli_support import InputError, require, run_cli
 from measure import MODEL_NAMES, fmt_ci, fmt_pct, headline, paired_difference, resample_indices, too_wide_note
-from subproject import POINT_WORKFLOW, make_subproject, parse_point_vars, pending_steps, run_in
+from subproject import POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, run_in
 
 LINKS = ("assets", "training/taggers")
 # The original experiment's average over its six languages (student against baseline).
@@ -384,8 +384,8 @@ def main(
                                       "a list such as nl,fr"),
     jobs: int = typer.Option(2, help="Languages run side by side, sharing the cores out (1: one after another, "
                              "each with every core)"),
-    point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each language runs with, "
-                                        "as 'key=value key=value' (project.yml passes them)"),
+    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
+                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
     output_dir: Path = typer.Option(Path("training")),
 ):
     if n_seeds < 1:
@@ -394,7 +394,7 @@ def main(
         raise InputError(f"jobs must be at least 1, got {jobs}; fix the var languages_jobs")
     start = time.time()
     root = Path.cwd()
-    passed = {**parse_point_vars(point_vars_text), "n_seeds": n_seeds}
+    passed = {**parse_recipe(recipe_text), "n_seeds": n_seeds}
     plan = plan_languages(langs, lang, reviews, root)
     pooled_langs = parse_teacher_langs(teacher_langs, plan)
     require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")

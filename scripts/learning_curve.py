@@ -17,7 +17,7 @@ from wasabi import msg
 
 from cli_support import InputError, require, run_cli
 from measure import MODEL_NAMES, fmt_ci, fmt_pct, headline
-from subproject import (POINT_WORKFLOW, make_subproject, parse_point_vars, pending_steps, point_fingerprint,
+from subproject import (POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, point_fingerprint,
                         run_in)
 
 # Shared with the main project: fetched data, the backbone and the taggers.
@@ -86,10 +86,10 @@ def main(
                                 "1: one run only"),
     seed_routes: str = typer.Option("routes", help="'routes': the seeds also train each model with the teacher's "
                                     "vectors switched the other way; 'no-routes': student and baseline only"),
-    point_vars_text: str = typer.Option("", "--point-vars", help="The project's vars each size runs with, "
-                                        "as 'key=value key=value' (project.yml passes them)"),
+    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
+                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
 ):
-    passed = parse_point_vars(point_vars_text)
+    passed = parse_recipe(recipe_text)
     if "reviews" in passed:  # a path relative to this project, not to the copy the sizes run in
         passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
     try:

@@ -38,13 +38,22 @@ def make_subproject(folder: Path, root: Path, links: Iterable[str]) -> Path:
     return folder
 
 
-def parse_point_vars(text: str) -> Dict:
-    """'key=value key=value' (how project.yml hands its vars to a workflow script) as a dict."""
-    pairs = [item.split("=", 1) for item in text.split()]
-    bad = [item for item, pair in zip(text.split(), pairs) if len(pair) != 2 or not pair[0]]
-    if bad:
-        raise InputError(f"point-vars: expected key=value items separated by spaces, got {bad[0]!r}")
-    return dict(pairs)
+def parse_recipe(text: str, project: Optional[Path] = None) -> Dict[str, str]:
+    """The recipe: project.yml's `recipe` var of `project` (default: here), with the
+    'key=value key=value' items of `text` over it. `spacy project run` hands the drivers
+    that var with the user's --vars overrides already in it; by hand, `text` can change a
+    few vars and keep the rest."""
+    from weasel.util import load_project_config
+
+    base = str(load_project_config(project or Path.cwd())["vars"]["recipe"])
+    recipe = {}
+    for source, items in (("project.yml's var recipe", base), ("--recipe", text)):
+        pairs = [item.split("=", 1) for item in items.split()]
+        bad = [item for item, pair in zip(items.split(), pairs) if len(pair) != 2 or not pair[0]]
+        if bad:
+            raise InputError(f"{source}: expected key=value items separated by spaces, got {bad[0]!r}; fix it")
+        recipe.update(pairs)
+    return recipe
 
 
 def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORKFLOW) -> str:

@@ -397,7 +397,7 @@ def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(proj
 
     project, _, _ = project_run
     args = ["training/nl", "--output-dir", "training/ablation-nl", "--n-seeds", 1, "--synthetic-sizes", "30,300",
-            "--point-vars", "synthetic_size=200"]
+            "--recipe", "synthetic_size=200"]
     result = run_script("ablation.py", *args, cwd=project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     (run,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())
@@ -429,3 +429,41 @@ def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(proj
     assert {n: v["wall_seconds"] for n, v in rerun["variants"].items()} == {
         n: v["wall_seconds"] for n, v in variants.items()}
     assert variants["no_mask"]["wall_seconds"] > variants["full"]["wall_seconds"]  # its set was made here
+
+
+def test_students_are_distilled_beside_their_gold_twins_and_drawn_on_one_frontier(project_run):
+    """`students` on the finished tiny run: each config distilled on the run's transfer set
+    and trained on gold labels alone, with two seeds; accuracy, end-to-end speed and size in
+    one table and plot; a rerun trains nothing again."""
+    import spacy
+
+    project, _, _ = project_run
+    cmd = [sys.executable, str(ROOT / "scripts" / "compare_students.py"), "nl", "--configs",
+           "configs/student_bow.cfg,configs/student_static.cfg", "--n-seeds", "2", "--evals", "1",
+           "--speed-docs", "10", "--rounds", "1", "--min-round-seconds", "0.05"]
+    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    result = json.loads((project / "training/nl/students.json").read_text())
+    assert list(result["students"]) == ["student_bow", "student_static"] and result["shipped"] == "student_bow"
+    n_train = json.loads((project / "corpus/nl/stats.json").read_text())["splits"]["train"]["n"]
+    for name, student in result["students"].items():
+        assert len(student["per_seed"]) == 2 and len(student["gold"]["per_seed"]) == 2
+        assert student["ci"][0] <= student["accuracy"] <= student["ci"][1]
+        assert student["vs_gold"]["ci"][0] <= student["vs_gold"]["difference"] <= student["vs_gold"]["ci"][1]
+        assert student["raw_docs_per_sec"] > 0 and student["pretokenized_docs_per_sec"] > 0
+        teacher_mb = result["teacher"]["size_mb"]  # the tiny teacher is smaller than a student here
+        assert student["size_mb"] > 0 and student["share_of_teacher_size"] == pytest.approx(student["size_mb"] / teacher_mb)
+        gold = json.loads((project / f"training/nl/students/{name}/gold/1/schedule.json").read_text())
+        distilled = json.loads((project / f"training/nl/students/{name}/distilled/1/schedule.json").read_text())
+        assert gold["n_examples"] == n_train  # the gold twin never sees the synthetic set
+        assert distilled["n_examples"] > n_train
+    static = spacy.load(project / "training/nl/students/student_static/distilled/0/model-last")
+    assert static.vocab.vectors.shape[0] > 0  # the static student keeps the teacher's vectors
+    bow = spacy.load(project / "training/nl/students/student_bow/distilled/0/model-last")
+    assert bow.vocab.vectors.shape[0] == 0  # a model that reads none ships none
+    table = (project / "training/nl/students.md").read_text()
+    assert "| student_bow (shipped) |" in table and "| student_static |" in table
+    assert (project / "training/nl/students.png").stat().st_size > 0
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
+    assert again.returncode == 0 and "Trained in" not in again.stdout  # (wasabi wraps the "already" lines)
