@@ -14,7 +14,8 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from spacy.util import registry
-from thinc.api import Model, get_array_module
+from spacy.ml.staticvectors import StaticVectors
+from thinc.api import Model, chain, get_array_module, ragged2list
 from thinc.types import Floats2d
 
 
@@ -200,6 +201,17 @@ def make_soft_textcat(nlp: Language, name: str, model: Model, threshold: float, 
     return SoftTextCategorizer(nlp.vocab, model, name, threshold=threshold, scorer=scorer, loss=loss)
 
 
+@registry.architectures("distill.StaticVectorsEmbed.v1")
+def create_static_vectors_embed(width: int, dropout: Optional[float] = None) -> Model[List[Doc], List[Floats2d]]:
+    """Each token's static vector (the teacher's, from the `vectors` step), projected to
+    `width`, and nothing else: no hashed features, no context. Under TextCatReduce's mean
+    this is the Model2Vec shape, the mean of the word vectors into a linear layer (two
+    linear maps in a row are one)."""
+    model = chain(StaticVectors(nO=width, dropout=dropout), ragged2list())
+    model.set_dim("nO", width)
+    return model
+
+
 def tokenize_keeping(nlp, text: str, token_text: str) -> Doc:
     """`nlp`'s tokenization of `text`, but with every `token_text` one token of its own.
 
@@ -235,7 +247,9 @@ def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], 
     (Paths are optional like spaCy's Corpus.v1: a pipeline loads before they are set.)"""
     if original_repeats < 1:
         raise ValueError(f"TrainingCorpus: original_repeats must be at least 1, got {original_repeats}")
-    synthetic_corpus = Corpus(synthetic, max_length=max_length)
+    # No synthetic set (null): the original reviews alone, e.g. gold labels for a config's
+    # own baseline.
+    synthetic_corpus = Corpus(synthetic, max_length=max_length) if synthetic is not None else (lambda nlp: [])
     original_corpus = Corpus(original, max_length=max_length)
 
     def read(nlp) -> Iterator[Example]:

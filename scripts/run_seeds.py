@@ -46,7 +46,7 @@ def vectors_setting(config_path: Path) -> Optional[bool]:
     return node if isinstance(node, bool) else None
 
 
-def plan_variants(routes: bool) -> Dict[str, Tuple[str, List[str]]]:
+def plan_variants(routes: bool, configs: Dict[str, Path] = CONFIGS) -> Dict[str, Tuple[str, List[str]]]:
     """name -> (model, extra overrides). The shipped student and the baseline as configured;
     with `routes`, each also with the teacher's vectors switched the other way, so the
     report shows what the soft targets and the vectors each carry."""
@@ -54,9 +54,9 @@ def plan_variants(routes: bool) -> Dict[str, Tuple[str, List[str]]]:
     if not routes:
         return variants
     for model in ("student", "baseline"):
-        setting = vectors_setting(CONFIGS[model])
+        setting = vectors_setting(configs[model])
         if setting is None:
-            msg.warn(f"{CONFIGS[model]} has no {VECTORS_SWITCH}: its route without/with vectors is not trained")
+            msg.warn(f"{configs[model]} has no {VECTORS_SWITCH}: its route without/with vectors is not trained")
             continue
         name = f"{model}_{'no_vectors' if setting else 'vectors'}"
         variants[name] = (model, [f"--{VECTORS_SWITCH}", str(not setting).lower()])
@@ -76,17 +76,17 @@ def vectors_effect(variants: Dict[str, Tuple[str, List[str]]], chosen: Dict, ind
     return out
 
 
-def train_args(model: str, run: str, student_original: str) -> List[str]:
+def train_args(model: str, run: str, student_original: str, configs: Dict[str, Path]) -> List[str]:
     corpus = Path("corpus") / run
     if model == "student":
-        return [str(CONFIGS["student"]), "--paths.synthetic", str(corpus / "synthetic.spacy"),
+        return [str(configs["student"]), "--paths.synthetic", str(corpus / "synthetic.spacy"),
                 "--paths.original", str(corpus / f"{student_original}.spacy")]
-    return [str(CONFIGS["baseline"]), "--paths.train", str(corpus / "train.spacy")]
+    return [str(configs["baseline"]), "--paths.train", str(corpus / "train.spacy")]
 
 
 def seed_command(model: str, extra: List[str], seed: int, output: Path, run: str, lang: str, student_original: str,
-                 evals: int, gpu_id: int) -> List[str]:
-    config, *paths = train_args(model, run, student_original)
+                 evals: int, gpu_id: int, configs: Dict[str, Path] = CONFIGS) -> List[str]:
+    config, *paths = train_args(model, run, student_original, configs)
     # train.py loads the vectors only for a config whose model reads them.
     return [sys.executable, str(SCRIPTS / "train.py"), config, str(output), "--evals", str(evals),
             "--gpu-id", str(gpu_id), *paths, "--paths.dev", str(Path("corpus") / run / "dev.spacy"),
@@ -124,6 +124,7 @@ def main(
     student_original: str = typer.Option("train_teacher"),
     lang: str = typer.Option("nl"),
     gpu_id: int = typer.Option(-1),
+    student_config: Path = typer.Option(CONFIGS["student"], help="The student's config (var student_config)"),
     seed_routes: str = typer.Option("routes", help="'routes': also train student and baseline with the teacher's "
                                     "vectors switched the other way; 'no-routes': only student and baseline"),
 ):
@@ -138,12 +139,15 @@ def main(
     teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "train-teacher")
     for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
         require(corpus / name, name, step)
-    variants = plan_variants(routes)
+    if not student_config.exists():
+        raise InputError(f"student config {student_config}: no such file; fix the var student_config")
+    configs = {**CONFIGS, "student": student_config}
+    variants = plan_variants(routes, configs)
     wall: Dict[str, Dict[int, float]] = {name: {} for name in variants}
     for seed in range(n_seeds):
         for name, (model, extra) in variants.items():
             output = training / "seeds" / str(seed) / name
-            cmd = seed_command(model, extra, seed, output, run, lang, student_original, evals, gpu_id)
+            cmd = seed_command(model, extra, seed, output, run, lang, student_original, evals, gpu_id, configs)
             if is_trained(output, inputs_signature(cmd, output)):
                 wall[name][seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
                 msg.info(f"Seed {seed} {name}: already trained with these inputs")

@@ -77,11 +77,15 @@ def accumulate_overrides(config: Config, n_batches: int, n_tokens: int, max_batc
     return {"training.accumulate_gradient": needed}
 
 
+# Layers that are nothing but a lookup in the static vectors table.
+STATIC_VECTOR_LAYERS = ("spacy.StaticVectors.v2", "distill.StaticVectorsEmbed.v1")
+
+
 def uses_static_vectors(config: Config) -> bool:
     """Whether any embedding layer in the pipeline's components reads static vectors."""
     def walk(node):
         if isinstance(node, dict):
-            if node.get("include_static_vectors") is True:
+            if node.get("include_static_vectors") is True or node.get("@architectures") in STATIC_VECTOR_LAYERS:
                 return True
             return any(walk(v) for v in node.values())
         return False
@@ -152,6 +156,9 @@ def main(
                          "this script sets the steps from it")
     overrides.update(vectors_overrides(config, config_path))  # for spacy train; nothing below reads vectors
     for key, value in config["paths"].items():
+        if key == "synthetic" and value is None and config["paths"].get("original") is not None:
+            msg.info("paths.synthetic is null: training on paths.original alone, with no synthetic set")
+            continue
         if key in ("train", "dev", "synthetic", "original") and (value is None or not Path(value).exists()):
             raise InputError(f"paths.{key} = {value}: no such corpus; run the step that makes it first")
     check_labelled(config)

@@ -223,3 +223,42 @@ def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     corpus.write_bytes(b"other docs")
     assert run_seeds.inputs_signature(cmd, output) != signature
     assert run_seeds.inputs_signature([*cmd[:-1], "1"], output) != run_seeds.inputs_signature(cmd, output)
+
+
+@pytest.mark.parametrize("name", ["student_bow", "student_cnn", "student_static"])
+def test_each_student_config_is_the_shipped_one_with_another_model_block(name):
+    """Swapping the student's architecture is one edit: everything but the model block (the
+    data, the loss, the training schedule) is the shipped student's."""
+    shipped = Config().from_disk(ROOT / "configs" / "student.cfg", interpolate=False)
+    other = Config().from_disk(ROOT / "configs" / f"{name}.cfg", interpolate=False)
+    assert other["components"]["textcat"]["model"] != shipped["components"]["textcat"]["model"]
+    for config in (shipped, other):
+        del config["components"]["textcat"]["model"]
+    assert other == shipped
+
+
+def test_the_static_student_is_the_mean_of_the_word_vectors_through_one_linear_map():
+    """distill.StaticVectorsEmbed.v1 under TextCatReduce's mean: the same logits as the mean
+    of the words' vectors times one matrix (the Model2Vec shape), and nothing else read."""
+    import spacy
+    from thinc.api import Config as ThincConfig
+
+    nlp = spacy.blank("nl")
+    rng = numpy.random.default_rng(0)
+    words = ["goed", "slecht", "boek", "niet"]
+    nlp.vocab.reset_vectors(width=6)
+    for word in words:
+        nlp.vocab.set_vector(word, rng.normal(size=6).astype("float32"))
+    model_block = ThincConfig().from_disk(ROOT / "configs" / "student_static.cfg", interpolate=False)[
+        "components"]["textcat"]["model"]
+    textcat = nlp.add_pipe("soft_textcat", config={"model": model_block})
+    doc = nlp.make_doc("goed boek niet")
+    nlp.initialize(lambda: [Example.from_dict(doc, {"cats": {"NEG": 0.0, "POS": 1.0}})])
+    model = textcat.model
+    probs = model.predict([doc])
+    W, b = model.get_ref("output_layer").get_param("W"), model.get_ref("output_layer").get_param("b")
+    projection = next(n for n in model.walk() if n.name == "static_vectors").get_param("W")
+    mean_vector = numpy.mean([nlp.vocab.get_vector(w) for w in ("goed", "boek", "niet")], axis=0)
+    logits = W @ (projection @ mean_vector) + b
+    expected = numpy.exp(logits - logits.max()) / numpy.exp(logits - logits.max()).sum()
+    assert numpy.allclose(probs[0], expected, atol=1e-5)
