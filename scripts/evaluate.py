@@ -10,7 +10,7 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy
 import spacy
@@ -142,6 +142,27 @@ def compare(correct: Dict[str, numpy.ndarray], indices: numpy.ndarray) -> Dict:
     }
 
 
+def score_extra_tests(models: Dict, folder: Optional[Path], seed: int) -> Dict:
+    """Every model on each extra test set in `folder` (NAME.spacy, from the corpus step):
+    accuracy with its interval and the paired differences, per set."""
+    out = {}
+    for path in sorted(folder.glob("*.spacy")) if folder and folder.is_dir() else []:
+        gold = list(DocBin().from_disk(path).get_docs(models["student"].vocab))
+        if not gold or any(not d.cats for d in gold):
+            raise InputError(f"{path}: an extra test set needs labelled docs; rerun the corpus step")
+        indices = resample_indices(len(gold), seed=seed)
+        scores, correct = {}, {}
+        for name in MODEL_NAMES:
+            msg.info(f"Scoring the {name} on the extra test set {path.stem} ({len(gold)} docs)")
+            scores[name], correct[name], _ = quality(models[name], gold)
+            scores[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
+            scores[name]["correct"] = [int(x) for x in correct[name]]
+        out[path.stem] = {"n": len(gold), "test_sha256": sha256_of(path), "models": scores,
+                          "comparisons": compare(correct, indices),
+                          **distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)}
+    return out
+
+
 def main(
     test_path: Path = typer.Argument(..., help="Gold test docs (.spacy)"),
     output_path: Path = typer.Argument(..., help="metrics.json"),
@@ -156,6 +177,8 @@ def main(
     batch_size: int = typer.Option(64),
     teacher_runtime_file: Path = typer.Option(None, help="The runtime choose_runtime.py chose: the teacher is "
                                               "also scored and timed in it (its quality as trained stays fp32)"),
+    extra_dir: Path = typer.Option(None, help="Extra test sets (NAME.spacy, the corpus step's extra/ folder): "
+                                   "every model is scored on each too"),
     seed: int = typer.Option(0),
 ):
     import torch
@@ -206,6 +229,7 @@ def main(
             models["student"].vocab)])
         results["teacher"]["calibration"]["synthetic_p_pos_histogram"] = [
             int(x) for x in numpy.histogram(labels, bins=10, range=(0.0, 1.0))[0]]
+    extra_tests = score_extra_tests(models, extra_dir, seed)
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
     rounds_out = {name: [] for name in timed}
@@ -251,6 +275,8 @@ def main(
         "n_test": len(gold), "test_sha256": sha256_of(test_path), "models": results,
         "comparisons": compare(correct, indices),
         **ratios,
+        # the same models on test sets from other sources (var extra_tests), each with its own intervals
+        "extra_tests": extra_tests,
         "student_teacher_agreement": float(numpy.mean(predicted["student"] == predicted["teacher"])),
         # end to end (raw text through nlp.pipe, tokenizer included)
         "student_speedup": {"vs_teacher_fp32": results["student"]["raw_docs_per_sec"] / results["teacher"]["raw_docs_per_sec"],
@@ -284,6 +310,10 @@ def main(
     speedup = metrics["student_speedup"]
     msg.info(f"Student end to end: {speedup['vs_teacher_fp32']:.0f}x the fp32 teacher's docs/s, "
              f"{speedup['vs_teacher_fastest']:.0f}x the fastest gated teacher runtime's ({runtime})")
+    for name, extra in extra_tests.items():
+        line = ", ".join(f"{m} {fmt_pct(extra['models'][m]['accuracy'])} {fmt_ci(extra['models'][m]['accuracy_ci'])}"
+                         for m in MODEL_NAMES)
+        msg.info(f"Extra test set {name} ({extra['n']} docs): {line}")
     diff = metrics["comparisons"]["student_vs_baseline"]
     msg.info(f"student - baseline: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
              f"McNemar p {diff['mcnemar_p'][0]:.3f}")

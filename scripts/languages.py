@@ -49,16 +49,25 @@ POOLED_LANG = "xx"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def language_default(root: Path, name: str, var: str) -> str:
+    """A var as project.yml gives it to a run of language `name` (e.g. `reviews` is
+    assets/reviews/{lang}.jsonl there): the pattern stays stated once, in project.yml."""
+    from weasel.util import load_project_config
+
+    return str(load_project_config(root, overrides={"vars.lang": name})["vars"][var])
+
+
 def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str, Path]:
-    """lang -> its reviews file: each listed language reads assets/reviews/{lang}.jsonl,
-    and the project's own `lang` reads `reviews` (so a user adds a language, or points one
-    at their own file, with --vars.lang and --vars.reviews)."""
+    """lang -> its reviews file: each listed language reads project.yml's `reviews` for its
+    lang (assets/reviews/{lang}.jsonl), and the project's own `lang` reads `reviews` as
+    given (so a user adds a language, or points one at their own file, with --vars.lang
+    and --vars.reviews)."""
     names = [x.strip() for x in langs.split(",") if x.strip()]
     if lang not in names:
         names.append(lang)
     plan = {}
     for name in names:
-        path = (root / (reviews if name == lang else f"assets/reviews/{name}.jsonl")).resolve()
+        path = (root / (reviews if name == lang else language_default(root, name, "reviews"))).resolve()
         if not path.exists():
             raise InputError(f"{path}: no reviews for '{name}'; run `spacy project run convert-reviews`, drop "
                              f"'{name}' from the var languages, or pass --vars.lang {name} --vars.reviews FILE")
@@ -401,8 +410,11 @@ def main(
     point = workflow_steps(root, POINT_WORKFLOW)
 
     def language_vars(name: str, path: Path) -> Dict:
-        # The tagger var is for the project's own language; the others use their offline taggers.
+        # The tagger and extra_tests vars are for the project's own language; the others use
+        # their offline taggers and project.yml's extra test folder for their language.
+        extra = passed.get("extra_tests", "") if name == lang else language_default(root, name, "extra_tests")
         return {**passed, "lang": name, "run": name, "reviews": str(path), "seed_routes": "no-routes",
+                "extra_tests": str((root / extra).resolve()) if extra else "",
                 "tagger": passed.get("tagger", "train") if name == lang else "train"}
 
     # The project's own language first: with its seed routes it is the longest run.

