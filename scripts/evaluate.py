@@ -10,7 +10,7 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy
 import spacy
@@ -84,46 +84,36 @@ def quality(nlp, gold_docs: List[Doc]) -> Tuple[Dict[str, float], numpy.ndarray,
             "auc": scores["cats_macro_auc"]}, correct, p_pos
 
 
+def repeat_for(run_once: Callable[[], None], min_seconds: float) -> Tuple[int, float]:
+    """Call run_once until at least min_seconds passed: (calls, seconds)."""
+    calls = 0
+    start = time.perf_counter()
+    while True:
+        run_once()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return calls, elapsed
+
+
 def batch_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> Dict[str, float]:
     """One round: the texts annotated in batches, repeated until at least min_seconds passed."""
     docs = [nlp.make_doc(t) for t in texts]
-    n_docs = n_words = 0
-    start = time.perf_counter()
-    while True:
-        annotate(nlp, docs, batch_size)
-        n_docs += len(docs)
-        n_words += sum(len(d) for d in docs)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            break
-    return {"docs_per_sec": n_docs / elapsed, "words_per_sec": n_words / elapsed, "seconds": elapsed}
+    calls, elapsed = repeat_for(lambda: annotate(nlp, docs, batch_size), min_seconds)
+    return {"docs_per_sec": calls * len(docs) / elapsed, "seconds": elapsed,
+            "words_per_sec": calls * sum(len(d) for d in docs) / elapsed}
 
 
 def raw_text_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> Dict[str, float]:
     """One round end to end, as a user meets it: raw texts through nlp.pipe, tokenizer included."""
-    n_docs = 0
-    start = time.perf_counter()
-    while True:
-        for _ in nlp.pipe(texts, batch_size=batch_size):
-            pass
-        n_docs += len(texts)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            break
-    return {"docs_per_sec": n_docs / elapsed, "seconds": elapsed}
+    calls, elapsed = repeat_for(lambda: list(nlp.pipe(texts, batch_size=batch_size)), min_seconds)
+    return {"docs_per_sec": calls * len(texts) / elapsed, "seconds": elapsed}
 
 
 def tokenizer_speed(nlp, texts: List[str], min_seconds: float) -> float:
     """Docs/s of the pipeline's tokenizer alone on raw texts: what no pipeline can beat."""
-    n_docs = 0
-    start = time.perf_counter()
-    while True:
-        for _ in nlp.tokenizer.pipe(texts):
-            pass
-        n_docs += len(texts)
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return n_docs / elapsed
+    calls, elapsed = repeat_for(lambda: list(nlp.tokenizer.pipe(texts)), min_seconds)
+    return calls * len(texts) / elapsed
 
 
 def read_record(path, suffix: str):

@@ -45,6 +45,21 @@ def test_ratios_on_a_known_case():
     assert r["gap_closed_ci"][0] < 0.5 < r["gap_closed_ci"][1] and r["gap_closed_ci_dropped"] == 0.0
 
 
+def test_ratios_are_withheld_with_the_reason_when_the_teacher_gap_is_not_measurable():
+    """The branch the tiny workflow run usually takes, checked on known numbers: no ratio
+    when the teacher does not beat the baseline, or not measurably."""
+    baseline = numpy.array([1] * 80 + [0] * 20)
+    student = numpy.array([1] * 85 + [0] * 15)
+    same = distillation_ratios(baseline, baseline.copy(), student, resample_indices(100, 500))
+    assert "does not beat the baseline (gap +0.0 points)" in same["why_null"]
+    assert same["gap_closed"] is None and same["error_reduction"] is None and same["gap_closed_ci"] is None
+    teacher = baseline.copy()
+    teacher[80] = 1  # one doc better out of 100: +1 point, an interval that spans 0
+    slight = distillation_ratios(baseline, teacher, student, resample_indices(100, 500))
+    assert "is not measurably above 0" in slight["why_null"] and slight["teacher_gap"] == pytest.approx(0.01)
+    assert slight["gap_closed"] is None
+
+
 def test_ratios_say_how_many_resamples_they_dropped():
     # the teacher beats the baseline by a margin some resamples reverse
     rng = numpy.random.default_rng(1)
