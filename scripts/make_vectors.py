@@ -8,7 +8,10 @@ NEG): for a one-word review, that is the teacher's own verdict on the word. The 
 dimensions are a PCA of what is left once that direction is projected out, since a
 briefly fine-tuned teacher keeps most of its variance in other directions. Each
 vector is stored under the word's lower, Title and UPPER form (one row, three keys),
-because a spaCy vectors table looks words up by exact form.
+because a spaCy vectors table looks words up by exact form. (`Vectors(attr="LOWER")`
+would look up the lower form, and StaticVectors honours it, but spaCy 3.8 does not save
+`attr` for a default-mode table: a saved and reloaded student would look up ORTH again.
+tests/test_student.py checks this, so the day spaCy saves it this can go.)
 Writes a spaCy pipeline folder that `[initialize] vectors` can name.
 """
 import gzip

@@ -262,3 +262,19 @@ def test_the_static_student_is_the_mean_of_the_word_vectors_through_one_linear_m
     logits = W @ (projection @ mean_vector) + b
     expected = numpy.exp(logits - logits.max()) / numpy.exp(logits - logits.max()).sum()
     assert numpy.allclose(probs[0], expected, atol=1e-5)
+
+
+def test_a_saved_vectors_table_forgets_its_lookup_attribute(tmp_path):
+    """Why make_vectors.py stores each word under three case forms: spaCy 3.8 does not save
+    Vectors(attr="LOWER") in default mode, so a reloaded pipeline looks vectors up by ORTH.
+    When this fails, spaCy keeps the attribute and one lower-case key per word would do."""
+    import spacy
+    from spacy.attrs import ORTH
+    from spacy.vectors import Vectors
+
+    nlp = spacy.blank("nl")
+    vectors = Vectors(strings=nlp.vocab.strings, shape=(1, 4), attr="LOWER")
+    vectors.add("goed", vector=numpy.ones(4, dtype="float32"))
+    nlp.vocab.vectors = vectors
+    nlp.to_disk(tmp_path / "nlp")
+    assert spacy.load(tmp_path / "nlp").vocab.vectors.attr == ORTH
