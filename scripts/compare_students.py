@@ -26,7 +26,7 @@ import distillation  # noqa: F401  (registers the student's component and layers
 from cli_support import InputError, require, run_cli, sha256_of
 from evaluate import batch_speed, count_params, dir_size_mb, raw_text_speed, score_docs, tokenizer_speed
 from measure import accuracy_summary, difference_line, fmt_ci, fmt_pct, paired_difference, resample_indices
-from run_seeds import CHECKPOINTS, SCRIPTS, is_trained, inputs_signature, train_seed
+from run_seeds import SCRIPTS, check_run, is_trained, inputs_signature, train_seed
 
 ROUTES = ("distilled", "gold")
 BASELINE_CONFIG = SCRIPTS.parent / "configs" / "baseline.cfg"
@@ -80,14 +80,8 @@ def main(
     names = [p.stem for p in paths]
     if len(set(names)) != len(names):
         raise InputError(f"student_configs names one file name twice ({', '.join(names)}); give each its own name")
-    if n_seeds < 2:
-        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
-    if checkpoint not in CHECKPOINTS:
-        raise InputError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got '{checkpoint}'")
-    corpus, training = Path("corpus") / run, Path("training") / run
+    corpus, training = check_run(run, n_seeds, checkpoint)
     metrics_path = require(training / "metrics.json", "the run's metrics", "evaluate")
-    for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
-        require(corpus / name, name, step)
     metrics = json.loads(metrics_path.read_text())
     if metrics["test_sha256"] != sha256_of(corpus / "test.spacy"):
         raise InputError(f"{metrics_path} scored another test set than {corpus / 'test.spacy'}; rerun `evaluate`")

@@ -103,6 +103,16 @@ def write_unlabelled(nlp, texts: List[str], split_texts: set, path: Path, seed: 
 EXTRA_SUFFIXES = (".jsonl", ".csv")
 
 
+def write_labelled(nlp, rows: List[Dict], path: Path) -> None:
+    """Reviews as a DocBin with one-hot gold cats and their source."""
+    db = DocBin(store_user_data=True)
+    for review, doc in zip(rows, nlp.pipe(r["text"] for r in rows)):
+        doc.cats = {label: float(review["label"] == label) for label in LABELS}
+        doc.user_data["source"] = review["source"]
+        db.add(doc)
+    db.to_disk(path)
+
+
 def write_extra_tests(nlp, folder: Optional[Path], lang: str, split_texts: set, output: Path) -> Dict:
     """Each labelled file in `folder` as a test set of its own in `output` (NAME.spacy), minus
     texts of train, dev or test and duplicates. A folder that does not exist means none."""
@@ -127,12 +137,7 @@ def write_extra_tests(nlp, folder: Optional[Path], lang: str, split_texts: set, 
         if not rows:
             raise InputError(f"{path}: no test reviews left ({len(reviews)} read, {overlap} also in train/dev/test); "
                              "remove the file from the extra_tests folder or fill it")
-        db = DocBin(store_user_data=True)
-        for review, doc in zip(rows, nlp.pipe(r["text"] for r in rows)):
-            doc.cats = {label: float(review["label"] == label) for label in LABELS}
-            doc.user_data["source"] = review["source"]
-            db.add(doc)
-        db.to_disk(output / f"{path.stem}.spacy")
+        write_labelled(nlp, rows, output / f"{path.stem}.spacy")
         counts = Counter(r["label"] for r in rows)
         stats[path.stem] = {"file": str(path), "n": len(rows), "POS": counts["POS"], "NEG": counts["NEG"],
                             "dropped_in_splits": overlap, "dropped_duplicates": len(reviews) - overlap - len(rows)}
@@ -208,12 +213,7 @@ def main(
         for label in LABELS:
             rows.extend(by_label[label][starts[split]:starts[split] + per_label[split]])
         random.Random(f"{seed}-{split}").shuffle(rows)  # each split's order independent of the others' sizes
-        db = DocBin(store_user_data=True)
-        for review, doc in zip(rows, nlp.pipe(r["text"] for r in rows)):
-            doc.cats = {label: float(review["label"] == label) for label in LABELS}
-            doc.user_data["source"] = review["source"]
-            db.add(doc)
-        db.to_disk(output_dir / f"{split}.spacy")
+        write_labelled(nlp, rows, output_dir / f"{split}.spacy")
         split_texts.update(r["text"].casefold() for r in rows)
         counts = Counter(r["label"] for r in rows)
         stats["splits"][split] = {"n": len(rows), "POS": counts["POS"], "NEG": counts["NEG"],

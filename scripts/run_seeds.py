@@ -116,6 +116,19 @@ def is_trained(output: Path, signature: str) -> bool:
     return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
 
 
+def check_run(run: str, n_seeds: int, checkpoint: str) -> Tuple[Path, Path]:
+    """(corpus, training) folders of a finished run with its splits and synthetic set,
+    after checking the settings every multi-seed driver shares."""
+    if n_seeds < 2:
+        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
+    if checkpoint not in CHECKPOINTS:
+        raise InputError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got '{checkpoint}'")
+    corpus, training = Path("corpus") / run, Path("training") / run
+    for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
+        require(corpus / name, name, step)
+    return corpus, training
+
+
 def main(
     run: str = typer.Argument(..., help="The run's folder under corpus/ and training/"),
     n_seeds: int = typer.Option(3, help="Seeds 0..n-1"),
@@ -131,14 +144,8 @@ def main(
     if seed_routes not in ("routes", "no-routes"):
         raise InputError(f"seed_routes '{seed_routes}': use 'routes' or 'no-routes'; fix the var seed_routes")
     routes = seed_routes == "routes"
-    if n_seeds < 2:
-        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
-    if checkpoint not in CHECKPOINTS:
-        raise InputError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got '{checkpoint}'")
-    corpus, training = Path("corpus") / run, Path("training") / run
+    corpus, training = check_run(run, n_seeds, checkpoint)
     teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "train-teacher")
-    for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
-        require(corpus / name, name, step)
     if not student_config.exists():
         raise InputError(f"student config {student_config}: no such file; fix the var student_config")
     configs = {**CONFIGS, "student": student_config}
