@@ -319,3 +319,17 @@ def test_smoke_run_into_the_project_itself_is_refused(tmp_path):
 def test_unknown_seed_routes(tmp_path):
     result = run_script("run_seeds.py", "nl", "--seed-routes", "foo", cwd=tmp_path)
     assert_one_clear_line(result, "seed_routes 'foo': use 'routes' or 'no-routes'")
+
+
+def test_a_student_config_that_does_not_exist(tmp_path):
+    result = run_script("compare_students.py", "nl", "--configs", f"{ROOT / 'configs/student.cfg'},configs/nope.cfg",
+                        cwd=tmp_path)
+    assert_one_clear_line(result, "student config 'configs/nope.cfg': no such .cfg file; fix the var student_configs")
+
+
+def test_two_student_configs_with_one_name(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "student.cfg").write_text((ROOT / "configs" / "student.cfg").read_text())
+    result = run_script("compare_students.py", "nl", "--configs", f"{ROOT / 'configs/student.cfg'},a/student.cfg",
+                        cwd=tmp_path)
+    assert_one_clear_line(result, "names one file name twice")
