@@ -89,9 +89,6 @@ def main(
     recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
                                      "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
 ):
-    passed = parse_recipe(recipe_text)
-    if "reviews" in passed:  # a path relative to this project, not to the copy the sizes run in
-        passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
     try:
         n_values = sorted({int(x) for x in sizes.split(",") if x.strip()})
     except ValueError:
@@ -99,6 +96,9 @@ def main(
     if not n_values or n_values[0] < 2 or n_values[-1] > pool:
         raise InputError(f"sizes '{sizes}': each must be at least 2 and at most the pool ({pool}); fix the var "
                          "curve_sizes or curve_pool")
+    passed = parse_recipe(recipe_text)
+    if "reviews" in passed:  # a path relative to this project, not to the copy the sizes run in
+        passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
     root = Path.cwd()
     require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
     require(root / "training" / "taggers" / lang / "model-best", "the POS tagger", "tagger")

@@ -45,7 +45,10 @@ def parse_recipe(text: str, project: Optional[Path] = None) -> Dict[str, str]:
     few vars and keep the rest."""
     from weasel.util import load_project_config
 
-    base = str(load_project_config(project or Path.cwd())["vars"]["recipe"])
+    project = project or Path.cwd()
+    if not (project / "project.yml").exists():
+        raise InputError(f"{project}: no project.yml, so no recipe; run the workflow from the project folder")
+    base = str(load_project_config(project)["vars"]["recipe"])
     recipe = {}
     for source, items in (("project.yml's var recipe", base), ("--recipe", text)):
         pairs = [item.split("=", 1) for item in items.split()]

@@ -1,6 +1,11 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each, as for their subprocesses
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 
 import pytest
 
@@ -12,11 +17,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 import teacher_callbacks  # noqa: E402,F401  (registers what the trained pipelines name, student and teacher)
 
 
-def run_script(script: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:
-    """Run one project script the way weasel does, capturing its output."""
+def run_script(script: str, *args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    """Run one project script the way weasel does, capturing its output (`env`: variables
+    to set on top of this process's)."""
     return subprocess.run(
         [sys.executable, str(SCRIPTS / script), *map(str, args)],
-        capture_output=True, text=True, cwd=cwd,
+        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})},
     )
 
 

@@ -1,10 +1,11 @@
 """The `languages` workflow's planning and summary, and the warning for intervals too wide to read."""
 import json
+import shutil
 
 import pytest
 
 from cli_support import InputError
-from conftest import run_script
+from conftest import ROOT, run_script
 
 
 def metrics_for(n_test, accuracies, diff_ci, gap=None):
@@ -22,6 +23,7 @@ def metrics_for(n_test, accuracies, diff_ci, gap=None):
 def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_its_own_file(tmp_path):
     from languages import plan_languages
 
+    shutil.copy(ROOT / "project.yml", tmp_path)  # where each language's reviews file is named
     (tmp_path / "assets" / "reviews").mkdir(parents=True)
     for lang in ("nl", "fr"):
         (tmp_path / "assets" / "reviews" / f"{lang}.jsonl").write_text("{}\n")
@@ -47,6 +49,7 @@ def test_the_pooled_teacher_learns_every_language_by_default_and_own_gives_one_t
 
 
 def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
+    shutil.copy(ROOT / "project.yml", tmp_path)
     result = run_script("languages.py", "--langs", "xx", "--lang", "xx", "--reviews", "none.jsonl", cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

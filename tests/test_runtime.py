@@ -150,8 +150,10 @@ def test_parallel_workers_label_like_one_process_and_record_the_runtime(tiny_tea
     outs = {}
     for workers in (1, 2):
         out = tmp_path / f"labels-{workers}.spacy"
+        # two threads to share out: the labeller runs no more workers than it has threads
         result = run_script("label_with_teacher.py", tiny_teacher, augmented, out, "--workers", workers,
-                            "--chunk-size", 25, "--batch-size", 8)
+                            "--chunk-size", 25, "--batch-size", 8,
+                            env={v: "2" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
         assert result.returncode == 0, result.stderr[-2000:]
         outs[workers] = read(out)
         record = json.loads((tmp_path / f"labels-{workers}.labelling.json").read_text())
