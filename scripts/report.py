@@ -14,13 +14,14 @@ ABOVE, BELOW, BESIDE = (10, 8), (10, -22), (10, -4)
 
 
 def model_table(metrics: Dict) -> str:
-    lines = ["| model | accuracy [95% CI] | macro F | AUC | size (MB) | params | vector floats | docs/s raw text "
+    lines = ["| model | accuracy [95% CI] | macro F [95% CI] | AUC | size (MB) | params | vector floats | docs/s raw text "
              "| docs/s pre-tokenized | p50 ms | p95 ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in MODEL_NAMES:
         m = metrics["models"][name]
         lines.append(
-            f"| {name} | {fmt_pct(m['accuracy'])} {fmt_ci(m['accuracy_ci'])} | {fmt_pct(m['macro_f'])} | "
+            f"| {name} | {fmt_pct(m['accuracy'])} {fmt_ci(m['accuracy_ci'])} | {fmt_pct(m['macro_f'])} "
+            f"{fmt_ci(m.get('macro_f_ci'))} | "
             f"{fmt_pct(m['auc'])} | {m['size_mb']:.1f} | {m['params'] / 1e6:.2f}M | "
             f"{m.get('vector_floats', 0) / 1e6:.2f}M | {m.get('raw_docs_per_sec', float('nan')):.0f} | "
             f"{m['docs_per_sec']:.0f} | {m['latency_p50_ms']:.2f} | {m['latency_p95_ms']:.2f} |"
@@ -73,10 +74,25 @@ def extra_tests_section(metrics: Dict) -> list:
     return lines + [""]
 
 
+def per_class_table(metrics: Dict) -> list:
+    """F of each class for every model: what the macro F averages."""
+    labels = metrics.get("labels") or list(metrics["models"]["student"].get("f_per_class", {}))
+    if not labels:
+        return []
+    lines = ["| F per class | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for name in MODEL_NAMES:
+        f = metrics["models"][name].get("f_per_class", {})
+        lines.append(f"| {name} | " + " | ".join(fmt_pct(f.get(label)) for label in labels) + " |")
+    return lines + [""]
+
+
 def calibration_line(cal) -> str:
     if not cal:
         return ""
-    return (f"- Teacher calibration on test: log-loss {cal['log_loss']:.3f}, ECE {cal['ece']:.3f}, P(POS) from "
+    line = f"- Teacher calibration on test: log-loss {cal['log_loss']:.3f}, ECE {cal['ece']:.3f}"
+    if "p_pos_histogram" not in cal:  # more than two classes, or two that are not POS/NEG
+        return line + f"; histogram over 10 bins of the top class's probability (1/k to 1): {cal['confidence_histogram']}."
+    return (line + f", P(POS) from "
             f"{cal['p_pos_range'][0]:.3f} to {cal['p_pos_range'][1]:.3f}; histogram over 10 bins of P(POS): "
             f"{cal['p_pos_histogram']} on test"
             + (f", {cal['synthetic_p_pos_histogram']} on the synthetic set" if "synthetic_p_pos_histogram" in cal else "")
@@ -133,7 +149,7 @@ def main(
         "", comparison_lines(metrics), "",
         f"- Student and teacher agree on {fmt_pct(metrics['student_teacher_agreement'])}% of test reviews.",
         calibration_line(m["teacher"].get("calibration")), "",
-        "## Quality, size and speed", "", model_table(metrics), "",
+        "## Quality, size and speed", "", model_table(metrics), "", *per_class_table(metrics),
         f"Speed: {metrics['speed']['method']}; {metrics['speed']['docs']} docs, "
         f"{metrics['speed']['rounds']} interleaved rounds of at least {metrics['speed']['min_round_seconds']} s "
         f"(median), batch size {metrics['speed']['batch_size']}, {metrics['speed']['torch_threads']} torch threads.",

@@ -1,8 +1,12 @@
 """Read labelled reviews from JSONL or CSV into one normalised form.
 
-A review becomes {"text", "label": "POS"|"NEG", "lang", "source", optional "stars"}.
-Stars 1-2 are NEG, 4-5 POS; 3 stars are dropped and counted. Every problem a
-user can fix raises `InputError` naming the file, the line, and the fix.
+A review becomes {"text", "label", "lang", "source", optional "stars"}. The label set
+comes from the data. A file whose labels are all sentiment spellings (pos/positive/1/+1,
+neg/negative/-1/0) is read as POS/NEG, as the project's own files are; any other label
+set is kept as written (e.g. POS/NEG/NONE), one class per value. Stars 1-2 are NEG, 4-5
+POS and 3 is dropped and counted, or, with `star_classes`, each star count is a class
+of its own (1_STAR ... 5_STARS). Every problem a user can fix raises `InputError`
+naming the file, the line, and the fix.
 """
 import csv
 import html
@@ -15,7 +19,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from cli_support import InputError
 
-LABELS = ("POS", "NEG")
+BINARY_LABELS = ("POS", "NEG")  # the order every binary run has used (splits draw POS first)
 LABEL_ALIASES = {
     "pos": "POS", "positive": "POS", "1": "POS", "+1": "POS",
     "neg": "NEG", "negative": "NEG", "-1": "NEG", "0": "NEG",
@@ -39,8 +43,18 @@ def decode_utf8(path: Path) -> str:
         ) from None
 
 
-def label_from_stars(value, where: str) -> Optional[str]:
-    """NEG for 1-2, POS for 4-5, None (dropped) for 3."""
+def star_class(stars: int) -> str:
+    return f"{stars}_STAR" + ("S" if stars > 1 else "")
+
+
+def label_order(labels) -> List[str]:
+    """The classes of a run in a fixed order: POS, NEG for sentiment; otherwise sorted."""
+    found = set(labels)
+    return list(BINARY_LABELS) if found == set(BINARY_LABELS) else sorted(found)
+
+
+def label_from_stars(value, where: str, star_classes: bool = False) -> Optional[str]:
+    """NEG for 1-2, POS for 4-5, None (dropped) for 3; with star_classes, one class per star count."""
     try:
         stars = float(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int too big for a float
@@ -51,23 +65,34 @@ def label_from_stars(value, where: str) -> Optional[str]:
             f"{where}: stars must be a whole number from 1 to 5, got {value!r}; "
             "fix the value or remove the row"
         )
+    if star_classes:
+        return star_class(int(stars))
     if stars == 3:
         return None
     return "NEG" if stars < 3 else "POS"
 
 
-def normalise_label(value, where: str) -> str:
-    label = LABEL_ALIASES.get(str(value).strip().lower())
-    if label is None:
-        raise InputError(
-            f"{where}: unknown label {value!r}; use POS or NEG "
-            "(or positive/negative, 1/-1), or give 'stars' instead"
-        )
+def label_as_written(value, where: str) -> str:
+    if isinstance(value, (dict, list)):
+        raise InputError(f"{where}: the label must be one value (a class name), got {type(value).__name__}; "
+                         "fix the row")
+    label = str(value).strip()
+    if not label:
+        raise InputError(f"{where}: empty label; give the class name or 'stars' instead")
     return label
 
 
-def make_review(row: Dict, where: str, lang: str, source: str) -> Optional[Dict]:
-    """Validate one raw row; None means a 3-star row to drop."""
+def normalise_labels(reviews: List[Dict]) -> None:
+    """Sentiment spellings become POS/NEG when every label of the file is one of them
+    (a file of 0/1/2 keeps three classes rather than mapping 0 and 1 to NEG and POS)."""
+    if all(r["label"].lower() in LABEL_ALIASES for r in reviews if "stars" not in r):
+        for review in reviews:
+            review["label"] = LABEL_ALIASES.get(review["label"].lower(), review["label"])
+
+
+def make_review(row: Dict, where: str, lang: str, source: str, star_classes: bool = False) -> Optional[Dict]:
+    """Validate one raw row; None means a 3-star row to drop. A `label` is kept as written
+    (normalise_labels maps a file's sentiment spellings)."""
     text = row.get("text")
     if not isinstance(text, str) or not text.strip():
         raise InputError(f"{where}: missing or empty 'text'; every row needs the review text")
@@ -75,12 +100,12 @@ def make_review(row: Dict, where: str, lang: str, source: str) -> Optional[Dict]
               "source": row.get("source") or source}
     stars = row.get("stars")
     if stars not in (None, ""):
-        label = label_from_stars(stars, where)
+        label = label_from_stars(stars, where, star_classes)
         if label is None:
             return None
         review["stars"] = int(float(stars))
     elif row.get("label") not in (None, ""):
-        label = normalise_label(row["label"], where)
+        label = label_as_written(row["label"], where)
     else:
         raise InputError(f"{where}: no 'stars' and no 'label'; give one of them for every row")
     review["label"] = label
@@ -136,16 +161,18 @@ def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
         raise InputError(f"{path}: unsupported file type '{path.suffix}'; use .jsonl or .csv")
 
 
-def read_reviews(path: Path, lang: str, source: Optional[str] = None) -> Tuple[List[Dict], Counter]:
+def read_reviews(path: Path, lang: str, source: Optional[str] = None,
+                 star_classes: bool = False) -> Tuple[List[Dict], Counter]:
     """All valid reviews of a file plus counts of dropped rows by reason."""
     dropped: Counter = Counter()
     reviews = []
     for where, row in iter_rows(path):
-        review = make_review(row, where, lang, source or path.name)
+        review = make_review(row, where, lang, source or path.name, star_classes)
         if review is None:
             dropped["three_stars"] += 1
         else:
             reviews.append(review)
+    normalise_labels(reviews)
     return reviews, dropped
 
 

@@ -34,17 +34,16 @@ def freeze_word_embeddings(nlp, component: str = "transformer") -> int:
 
 
 def fit_logistic_regression(features, targets, l2: float):
-    """Binary L2-regularised logistic regression (scikit-learn; the bias is not shrunk);
-    returns (weights, bias)."""
+    """L2-regularised logistic regression (scikit-learn; the bias is not shrunk): binary for
+    two classes, multinomial (softmax) for more. Returns the fitted model."""
     from sklearn.linear_model import LogisticRegression
 
-    fitted = LogisticRegression(C=1.0 / l2, tol=1e-8, max_iter=1000).fit(features.astype("float64"), targets)
-    return fitted.coef_[0], float(fitted.intercept_[0])
+    return LogisticRegression(C=1.0 / l2, tol=1e-8, max_iter=1000).fit(features.astype("float64"), targets)
 
 
 def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float, max_docs: int) -> float:
-    """Set an exclusive two-class textcat's output layer to a logistic regression fitted on
-    the features it sees from the (frozen, pretrained) layers below it.
+    """Set an exclusive textcat's output layer to a logistic regression fitted on the
+    features it sees from the (frozen, pretrained) layers below it.
 
     The output layer starts at zero; at fine-tuning learning rates it grows so slowly
     that an earlier teacher's P(POS) never left 0.26-0.69 in 125 steps. Starting from a
@@ -55,25 +54,34 @@ def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float,
     from spacy.tokens import DocBin
 
     textcat = nlp.get_pipe(component)
-    if len(textcat.labels) != 2:
-        raise ValueError(f"linear probe: '{component}' needs exactly two labels, has {textcat.labels}")
+    labels = list(textcat.labels)
     model = textcat.model
     output = model.get_ref("output_layer")
     if model.layers[-1].layers[0] is not output and model.layers[-1] is not output:
         raise ValueError("linear probe: the textcat model must end in its output layer (TextCatReduce)")
     docs = list(DocBin().from_disk(docs_path).get_docs(nlp.vocab))[:max_docs]
-    positive = textcat.labels[1]
-    targets = numpy.array([max(d.cats, key=d.cats.get) == positive for d in docs], dtype=float)
+    classes = numpy.array([labels.index(max(d.cats, key=d.cats.get)) for d in docs])
+    missing = [label for i, label in enumerate(labels) if not (classes == i).any()]
+    if missing:
+        raise ValueError(f"linear probe: no training doc of {missing} among the first {max_docs}; "
+                         "every class needs examples (raise probe_max_docs or add reviews)")
     predicted = list(nlp.pipe((d.text for d in docs), disable=[component]))
     features = predicted
     for layer in model.layers[:-1]:
         features = layer.predict(features)
     features = model.ops.to_numpy(features)
-    w, b = fit_logistic_regression(features, targets, l2)
-    W = numpy.stack([-w / 2, w / 2]).astype("float32")  # softmax over (l0, l1) = sigmoid of w.x + b
+    if len(labels) == 2:
+        targets = (classes == 1).astype(float)
+        fitted = fit_logistic_regression(features, targets, l2)
+        w, b = fitted.coef_[0], float(fitted.intercept_[0])
+        W = numpy.stack([-w / 2, w / 2]).astype("float32")  # softmax over (l0, l1) = sigmoid of w.x + b
+        bias = numpy.array([-b / 2, b / 2], dtype="float32")
+    else:  # multinomial: the softmax's weights are the head's rows as they are
+        fitted = fit_logistic_regression(features, classes, l2)
+        W, bias = fitted.coef_.astype("float32"), fitted.intercept_.astype("float32")
     output.set_param("W", model.ops.asarray2f(W))
-    output.set_param("b", model.ops.asarray1f(numpy.array([-b / 2, b / 2], dtype="float32")))
-    return float((((features @ w + b) > 0) == (targets == 1)).mean())
+    output.set_param("b", model.ops.asarray1f(bias))
+    return float(((features @ W.T + bias).argmax(1) == classes).mean())
 
 
 @registry.callbacks("distill.init_teacher.v1")

@@ -7,14 +7,17 @@ from typing import List, Tuple
 
 POS_WORDS = ["prachtig", "geweldig", "mooi", "spannend", "heerlijk", "sterk", "boeiend", "fijn"]
 NEG_WORDS = ["saai", "slecht", "vreselijk", "zwak", "traag", "waardeloos", "matig", "teleurstellend"]
+NONE_WORDS = ["groen", "rond", "dik", "lang", "nieuw", "oud", "grijs", "klein"]  # a third class: no sentiment
 NOUNS = ["boek", "verhaal", "einde", "begin", "plot", "schrijfstijl", "karakter", "deel"]
 
 
-def fixture_reviews(n_per_label: int, seed: int = 0) -> List[Tuple[str, str]]:
-    """Distinct short Dutch reviews, n per label, as (text, label)."""
+def fixture_reviews(n_per_label: int, seed: int = 0, three_classes: bool = False) -> List[Tuple[str, str]]:
+    """Distinct short Dutch reviews, n per label, as (text, label): POS and NEG, and with
+    three_classes also NONE (descriptions without sentiment)."""
     rng = random.Random(seed)
     out = []
-    for label, words in (("POS", POS_WORDS), ("NEG", NEG_WORDS)):
+    classes = [("POS", POS_WORDS), ("NEG", NEG_WORDS)] + ([("NONE", NONE_WORDS)] if three_classes else [])
+    for label, words in classes:
         combos = list(itertools.product(NOUNS, words, words))
         rng.shuffle(combos)
         for noun, a, b in combos[:n_per_label]:

@@ -87,6 +87,21 @@ def test_blank_lines_in_the_tweets_file_are_skipped(tmp_path):
     assert len((tmp_path / "reviews" / "es.jsonl").read_text().splitlines()) == 2
 
 
+def test_the_spanish_tweets_give_a_two_class_and_a_three_class_file(tmp_path):
+    tweets = "".join(json.dumps({"text": t, "klass": k}) + "\n" for t, k in
+                     (("bueno", "P"), ("malo", "N"), ("el tren sale a las diez", "NONE"), ("pues bien", "NEU")))
+    write_raw(tmp_path / "raw", tweets)
+    result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews")
+    assert result.returncode == 0, result.stderr
+
+    def labels(name):
+        return [json.loads(line)["label"] for line in (tmp_path / "reviews" / name).read_text().splitlines()]
+
+    assert labels("es.jsonl") == ["POS", "NEG"]
+    assert labels("es_3class.jsonl") == ["POS", "NEG", "NONE"]  # NEU: too rare to be a class
+    assert "es_3class" in result.stdout
+
+
 def test_the_uci_sentences_become_en_test_sets_without_repeats_or_empty_entries(tmp_path):
     write_raw(tmp_path / "raw", '{"text": "bueno", "klass": "P"}\n')
     result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews",

@@ -32,6 +32,37 @@ def test_csv_text_spanning_lines_and_labels(tmp_path):
     assert reviews[1]["label"] == "NEG"
 
 
+def test_label_sets_come_from_the_data(tmp_path):
+    """Sentiment spellings still read as POS/NEG; any other set is kept as written, so a
+    0/1/2 file has three classes (not NEG, POS and 2); stars can be five classes."""
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps({"text": f"t{i}", "label": label}) + "\n"
+                            for i, label in enumerate([0, 1, 2, "NONE"])))
+    assert [r["label"] for r in read_reviews(path, "nl")[0]] == ["0", "1", "2", "NONE"]
+    path.write_text("".join(json.dumps({"text": f"t{i}", "label": label}) + "\n"
+                            for i, label in enumerate([1, "negative", -1, " POS "])))
+    assert [r["label"] for r in read_reviews(path, "nl")[0]] == ["POS", "NEG", "NEG", "POS"]
+    path.write_text("".join(json.dumps({"text": f"t{i}", "stars": n}) + "\n" for i, n in enumerate([1, 3, 5])))
+    reviews, dropped = read_reviews(path, "nl", star_classes=True)
+    assert [r["label"] for r in reviews] == ["1_STAR", "3_STARS", "5_STARS"] and not dropped
+
+
+def test_three_classes_split_balanced_with_every_class_in_the_cats(tmp_path):
+    path = tmp_path / "r.jsonl"
+    rows = [{"text": f"review {label} {i}", "label": label} for label in ("P", "N", "NONE") for i in range(20)]
+    rows += [{"text": f"extra P {i}", "label": "P"} for i in range(15)]  # P is the common class
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_script("make_corpus.py", path, tmp_path / "out", "--n-train", 30, "--n-dev", 15, "--n-test", 15)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["labels"] == ["N", "NONE", "P"]
+    assert stats["splits"]["train"] == {**stats["splits"]["train"], "n": 30, "N": 10, "NONE": 10, "P": 10}
+    assert "pos_share" not in stats["splits"]["train"]
+    for doc in load_split(tmp_path / "out", "test"):
+        assert sorted(doc.cats) == ["N", "NONE", "P"] and sum(doc.cats.values()) == 1.0
+        assert doc.cats[doc.text.split()[1]] == 1.0
+
+
 def test_duplicates_are_counted_and_conflicts_dropped():
     rows = [{"text": "Goed boek", "label": "POS"}, {"text": "goed  boek", "label": "POS"},
             {"text": "Twijfel", "label": "POS"}, {"text": "twijfel", "label": "NEG"}]
@@ -100,10 +131,15 @@ BAD_INPUTS = {
     "empty_text": ("r.jsonl", b'{"text": "  ", "stars": 5}\n', "r.jsonl:1: missing or empty 'text'"),
     "stars_out_of_range": ("r.jsonl", b'{"text": "goed", "stars": 7}\n', "r.jsonl:1: stars must be a whole number from 1 to 5"),
     "stars_not_a_number": ("r.csv", b"text,stars\ngoed,veel\n", "r.csv:2: stars must be a whole number from 1 to 5"),
-    "unknown_label": ("r.jsonl", b'{"text": "goed", "label": "MIXED"}\n', "r.jsonl:1: unknown label 'MIXED'"),
+    "one_class": ("r.jsonl", b'{"text": "goed", "label": "MIXED"}\n', "every review has the label 'MIXED'"),
+    "label_not_a_value": ("r.jsonl", b'{"text": "goed", "label": ["POS"]}\n', "r.jsonl:1: the label must be one value"),
+    # a typo is a class of its own, so the split check names every class and the likely cause
+    "typo_class": ("r.jsonl", b''.join(b'{"text": "goed %d", "label": "POS"}\n{"text": "slecht %d", "label": "NEG"}\n'
+                                       % (i, i) for i in range(30)) + b'{"text": "fijn", "label": "PSO"}\n',
+                   "(30 NEG, 30 POS, 1 PSO unique)"),
     "not_utf8": ("r.jsonl", b'{"text": "goed", "stars": 5}\n{"text": "caf\xe9", "stars": 1}\n', "r.jsonl:2: bytes that are not UTF-8"),
     "csv_missing_columns": ("r.csv", b"review,score\ngoed,5\n", "r.csv:1: the header has columns"),
-    "missing_class": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n' % i for i in range(50)), "no NEG reviews at all"),
+    "missing_class": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n' % i for i in range(50)), "every review has the label 'POS'"),
     "too_few_reviews": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n{"text": "slecht %d", "stars": 1}\n' % (i, i) for i in range(12)), "too few reviews for the requested split"),
 }
 

@@ -76,12 +76,53 @@ def test_ratios_say_how_many_resamples_they_dropped():
 def test_calibration_of_known_probabilities():
     from evaluate import calibration
 
-    gold = numpy.array([1] * 9 + [0] * 1)
-    perfect = calibration(numpy.full(10, 0.9), gold)
+    gold = numpy.array([0] * 9 + [1] * 1)  # column 0 is POS
+    as_probs = lambda p: numpy.stack([numpy.full(10, p), numpy.full(10, 1 - p)], axis=1)  # noqa: E731
+    perfect = calibration(as_probs(0.9), gold, ["POS", "NEG"])
     assert perfect["ece"] == pytest.approx(0.0, abs=1e-9)
     assert perfect["log_loss"] == pytest.approx(-(0.9 * numpy.log(0.9) + 0.1 * numpy.log(0.1)))
-    sure = calibration(numpy.full(10, 0.999), gold)
+    assert perfect["p_pos_histogram"][9] == 10
+    sure = calibration(as_probs(0.999), gold, ["POS", "NEG"])
     assert sure["ece"] == pytest.approx(0.099, abs=1e-6)  # 99.9% sure, 90% right
+
+
+def test_calibration_over_three_classes():
+    from evaluate import calibration
+
+    # always 65% on class 0 (17.5% each other), right 13 times in 20: calibrated, and
+    # confidence 0.65 lies in the fifth of ten bins between 1/3 and 1
+    probs = numpy.tile([0.65, 0.175, 0.175], (20, 1))
+    gold = numpy.array([0] * 13 + [1] * 4 + [2] * 3)
+    cal = calibration(probs, gold, ["A", "B", "C"])
+    assert cal["ece"] == pytest.approx(0.0, abs=1e-9)
+    assert cal["log_loss"] == pytest.approx(-(13 * numpy.log(0.65) + 7 * numpy.log(0.175)) / 20)
+    assert cal["confidence_histogram"] == [0, 0, 0, 0, 20, 0, 0, 0, 0, 0] and "p_pos_histogram" not in cal
+
+
+def test_macro_f_interval_matches_spacys_macro_f_and_covers_it():
+    from spacy.scorer import Scorer
+    from spacy.tokens import Doc
+    from spacy.training import Example
+    from spacy.vocab import Vocab
+
+    from measure import macro_f_interval
+
+    rng = numpy.random.default_rng(3)
+    labels = ["A", "B", "C"]
+    gold = rng.integers(0, 3, 300)
+    predicted = numpy.where(rng.random(300) < 0.7, gold, rng.integers(0, 3, 300))
+    examples = []
+    for g, p in zip(gold, predicted):
+        doc = Doc(Vocab(), words=["x"])
+        doc.cats = {label: float(i == p) for i, label in enumerate(labels)}
+        ref = Doc(doc.vocab, words=["x"])
+        ref.cats = {label: float(i == g) for i, label in enumerate(labels)}
+        examples.append(Example(doc, ref))
+    spacy_f = Scorer.score_cats(examples, "cats", labels=labels, multi_label=False)["cats_macro_f"]
+    identity = numpy.arange(300)[None, :]  # the one "resample" that is the test set itself
+    assert macro_f_interval(predicted, gold, 3, identity) == pytest.approx([spacy_f, spacy_f])
+    low, high = macro_f_interval(predicted, gold, 3, resample_indices(300, 1000))
+    assert low < spacy_f < high and high - low < 0.2
 
 
 def test_an_interval_over_seeds_covers_retraining_not_only_the_test_docs():

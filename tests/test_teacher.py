@@ -146,17 +146,50 @@ def test_first_teacher_vector_dimension_is_the_teachers_verdict_on_the_word_alon
     assert abs(numpy.corrcoef(first, log_odds)[0, 1]) > 0.999
 
 
+def test_class_directions_span_every_difference_between_class_rows():
+    """Teacher vectors for k classes start with k-1 orthonormal directions in which every
+    logit difference of the head lives; for two classes, the one POS-minus-NEG direction."""
+    from make_vectors import class_directions
+
+    rng = numpy.random.default_rng(0)
+    weights = rng.normal(size=(3, 16))
+    directions = class_directions(weights)
+    assert directions.shape == (2, 16)
+    assert directions @ directions.T == pytest.approx(numpy.eye(2))
+    for i, j in ((1, 0), (2, 0), (2, 1)):
+        diff = weights[i] - weights[j]
+        assert (diff @ directions.T) @ directions == pytest.approx(diff)  # inside the span
+    two = class_directions(weights[:2])
+    assert two[0] == pytest.approx((weights[1] - weights[0]) / numpy.linalg.norm(weights[1] - weights[0]))
+
+
 def test_fitted_temperature_undoes_a_known_overconfidence():
     from calibrate_teacher import apply_temperature, fit_temperature
 
     rng = numpy.random.default_rng(0)
     true_log_odds = rng.normal(0.0, 2.0, size=20000)
     gold = (rng.random(20000) < 1 / (1 + numpy.exp(-true_log_odds))).astype(int)
-    overconfident = 1 / (1 + numpy.exp(-4.0 * true_log_odds))  # log-odds 4x too large
+    p = 1 / (1 + numpy.exp(-4.0 * true_log_odds))  # log-odds 4x too large
+    overconfident = numpy.stack([1 - p, p], axis=1)
     temperature = fit_temperature(overconfident, gold)
     assert temperature == pytest.approx(4.0, rel=0.1)
     calibrated = apply_temperature(overconfident, temperature)
-    assert numpy.argmax([1 - calibrated, calibrated], axis=0).tolist() == (overconfident > 0.5).astype(int).tolist()
+    assert calibrated.argmax(1).tolist() == overconfident.argmax(1).tolist()
+    assert calibrated.sum(1) == pytest.approx(numpy.ones(len(p)))
+
+
+def test_fitted_temperature_over_three_classes():
+    """Logits 3x too large over three classes: T near 3, and no doc changes its class."""
+    from calibrate_teacher import apply_temperature, fit_temperature
+
+    rng = numpy.random.default_rng(1)
+    logits = rng.normal(0.0, 1.5, size=(20000, 3))
+    true = numpy.exp(logits) / numpy.exp(logits).sum(1, keepdims=True)
+    gold = numpy.array([rng.choice(3, p=row) for row in true])
+    sharp = numpy.exp(3 * logits) / numpy.exp(3 * logits).sum(1, keepdims=True)
+    temperature = fit_temperature(sharp, gold)
+    assert temperature == pytest.approx(3.0, rel=0.1)
+    assert apply_temperature(sharp, temperature).argmax(1).tolist() == sharp.argmax(1).tolist()
 
 
 def test_a_set_smaller_than_one_old_evaluation_interval_still_yields_a_trained_best_model(tiny_corpus, tmp_path):

@@ -52,8 +52,8 @@ def write_raw_sources(raw):
         json.dumps({"text": t, "klass": {"POS": "P", "NEG": "N"}[l]}) + "\n" for t, l in reviews[:10]))
 
 
-def run_all(project, tiny_backbone):
-    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone}.items()]
+def run_all(project, tiny_backbone, **extra_vars):
+    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone, **extra_vars}.items()]
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
     return subprocess.run([sys.executable, "-m", "spacy", "project", "run", "all", str(project), *overrides],
                           capture_output=True, text=True, env=env, cwd=project)
