@@ -24,7 +24,7 @@ from wasabi import msg
 
 import distillation  # noqa: F401  (registers the student's component and layers)
 from cli_support import InputError, require, run_cli, sha256_of
-from evaluate import batch_speed, count_params, dir_size_mb, raw_text_speed, score_docs, tokenizer_speed
+from evaluate import count_params, dir_size_mb, median_of, score_docs, speed_rounds, tokenizer_speed
 from measure import accuracy_summary, difference_line, fmt_ci, fmt_pct, paired_difference, resample_indices
 from run_seeds import SCRIPTS, check_run, is_trained, inputs_signature, train_seed
 
@@ -50,19 +50,9 @@ def train_command(config: Path, route: str, seed: int, output: Path, run: str, a
 def time_models(models: Dict[str, spacy.Language], texts: List[str], rounds: int, min_seconds: float,
                 batch_size: int) -> Dict[str, Dict[str, float]]:
     """Median docs/s over interleaved rounds: raw text end to end, and pre-tokenized."""
-    raw = {name: [] for name in models}
-    pre = {name: [] for name in models}
-    order = list(models)
-    for nlp in models.values():  # warm-up: first calls allocate and fill caches
-        list(nlp.pipe(texts[:batch_size]))
-    rng = random.Random(0)
-    for _ in range(rounds):
-        rng.shuffle(order)
-        for name in order:
-            raw[name].append(raw_text_speed(models[name], texts, batch_size, min_seconds)["docs_per_sec"])
-            pre[name].append(batch_speed(models[name], texts, batch_size, min_seconds)["docs_per_sec"])
-    return {name: {"raw_docs_per_sec": float(numpy.median(raw[name])),
-                   "pretokenized_docs_per_sec": float(numpy.median(pre[name]))} for name in models}
+    speed = speed_rounds(models, texts, rounds, min_seconds, batch_size, random.Random(0))
+    return {name: {"raw_docs_per_sec": median_of(speed[name]["raw"]),
+                   "pretokenized_docs_per_sec": median_of(speed[name]["pretokenized"])} for name in models}
 
 
 def main(

@@ -138,6 +138,28 @@ def tokenizer_speed(nlp, texts: List[str], min_seconds: float) -> float:
     return calls * len(texts) / elapsed
 
 
+def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float, batch_size: int,
+                 rng: random.Random) -> Dict[str, Dict[str, List[Dict[str, float]]]]:
+    """Every model timed in `rounds` rounds, pre-tokenized (batch_speed) and from raw text
+    (raw_text_speed), in a new random order each round, so a noisy machine slows all of
+    them alike: {name: {"pretokenized": [round, ...], "raw": [round, ...]}}."""
+    out = {name: {"pretokenized": [], "raw": []} for name in models}
+    order = list(models)
+    for nlp in models.values():  # warm-up: first calls allocate and fill caches
+        list(nlp.pipe(texts[:batch_size]))
+    for r in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            out[name]["pretokenized"].append(batch_speed(models[name], texts, batch_size, min_seconds))
+            out[name]["raw"].append(raw_text_speed(models[name], texts, batch_size, min_seconds))
+        msg.info(f"Speed round {r + 1}/{rounds} done")
+    return out
+
+
+def median_of(rounds: List[Dict[str, float]], key: str = "docs_per_sec") -> float:
+    return float(numpy.median([r[key] for r in rounds]))
+
+
 def read_record(path, suffix: str):
     """The JSON record a step wrote next to its output (e.g. synthetic.labelling.json), or None."""
     if not path:
@@ -245,18 +267,8 @@ def main(
     extra_tests = score_extra_tests(models, extra_dir, seed)
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
-    rounds_out = {name: [] for name in timed}
-    raw_rounds = {name: [] for name in timed}
+    speed = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng)
     latencies = {name: [] for name in MODEL_NAMES}
-    order = list(timed)
-    for name in timed:  # warm-up: first calls allocate and fill caches
-        list(timed[name].pipe(texts[:batch_size]))
-    for r in range(rounds):
-        rng.shuffle(order)
-        for name in order:
-            rounds_out[name].append(batch_speed(timed[name], texts, batch_size, min_round_seconds))
-            raw_rounds[name].append(raw_text_speed(timed[name], texts, batch_size, min_round_seconds))
-        msg.info(f"Speed round {r + 1}/{rounds} done")
     # the ceiling: spaCy's tokenizer alone on the same raw texts (every pipeline here pays it)
     tokenizer_rounds = [tokenizer_speed(models["student"], texts, min_round_seconds) for _ in range(rounds)]
     order = list(MODEL_NAMES)
@@ -268,16 +280,14 @@ def main(
             latencies[name].append((time.perf_counter() - start) * 1000)
     for name in MODEL_NAMES:
         for key in ("docs_per_sec", "words_per_sec"):
-            results[name][key] = float(numpy.median([r[key] for r in rounds_out[name]]))
-        results[name]["raw_docs_per_sec"] = float(numpy.median([r["docs_per_sec"] for r in raw_rounds[name]]))
+            results[name][key] = median_of(speed[name]["pretokenized"], key)
+        results[name]["raw_docs_per_sec"] = median_of(speed[name]["raw"])
         results[name]["latency_p50_ms"] = float(numpy.percentile(latencies[name], 50))
         results[name]["latency_p95_ms"] = float(numpy.percentile(latencies[name], 95))
     if runtime != "fp32":
         fast_name = f"teacher_{runtime}"
-        results["teacher"]["runtime"]["docs_per_sec"] = float(numpy.median(
-            [r["docs_per_sec"] for r in rounds_out[fast_name]]))
-        results["teacher"]["runtime"]["raw_docs_per_sec"] = float(numpy.median(
-            [r["docs_per_sec"] for r in raw_rounds[fast_name]]))
+        results["teacher"]["runtime"]["docs_per_sec"] = median_of(speed[fast_name]["pretokenized"])
+        results["teacher"]["runtime"]["raw_docs_per_sec"] = median_of(speed[fast_name]["raw"])
     fastest_teacher = max(results["teacher"]["raw_docs_per_sec"],
                           results["teacher"].get("runtime", {}).get("raw_docs_per_sec", 0.0))
     ratios = distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)

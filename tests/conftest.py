@@ -68,3 +68,15 @@ def tiny_teacher(tmp_path_factory, tiny_backbone, tiny_corpus):
                         "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return output / "model-last"
+
+
+@pytest.fixture(scope="module")
+def project_run(tmp_path_factory, tiny_backbone):
+    """`spacy project run all` finished on a tiny project copy (workflow_support.py); one per
+    test file, so the files that need it can run in two workers side by side."""
+    from workflow_support import make_project, run_all
+
+    project, config = make_project(tmp_path_factory)
+    first = run_all(project, tiny_backbone)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    return project, config, first

@@ -156,3 +156,19 @@ def test_bad_input_gives_one_clear_line(tmp_path, case):
     assert len(lines) == 1, lines
     assert expected in lines[0]
     assert not (tmp_path / "out" / "train.spacy").exists()
+
+
+def test_stars_as_classes_keeps_three_stars_and_an_unknown_setting_is_one_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps({"text": f"boek {stars} {i}", "stars": stars}) + "\n"
+                            for stars in range(1, 6) for i in range(12)))
+    out = tmp_path / "out"
+    result = run_script("make_corpus.py", path, out, "--n-train", 25, "--n-dev", 10, "--n-test", 10,
+                        "--min-per-label", 2, "--stars-as", "classes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["labels"] == ["1_STAR", "2_STARS", "3_STARS", "4_STARS", "5_STARS"]
+    assert stats["splits"]["train"]["3_STARS"] == 5 and stats["dropped"].get("three_stars", 0) == 0
+    bad = run_script("make_corpus.py", path, tmp_path / "bad", "--stars-as", "five")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "stars-as 'five': use 'sentiment' or 'classes'; fix the var stars_as" in bad.stderr

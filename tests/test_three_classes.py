@@ -12,7 +12,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from fixtures import fixture_reviews
-from test_workflow import make_project, run_all
+from workflow_support import make_project, run_all
 
 LABELS = ["NEG", "NONE", "POS"]  # sorted: a label set other than POS/NEG keeps no special order
 

