@@ -43,9 +43,11 @@ def calibration(probs: numpy.ndarray, gold: numpy.ndarray, labels: List[str], n_
     """Multi-class log-loss, expected calibration error (equal-width bins of the top class's
     probability, from 1/k to 1) and a histogram of that confidence; for POS/NEG also of P(POS)."""
     k = probs.shape[1]
-    p_gold = numpy.clip(probs[numpy.arange(len(probs)), gold], 1e-7, 1 - 1e-7)
-    log_loss = float(-numpy.mean(numpy.log(p_gold)))
-    confidence = probs.max(axis=1)
+    clipped = numpy.clip(probs, 1e-7, 1 - 1e-7)  # a log-loss without infinities
+    if k == 2:  # the second class as 1 - the first, clipped, as every binary figure has been computed
+        clipped[:, 1] = 1 - clipped[:, 0]
+    log_loss = float(-numpy.mean(numpy.log(clipped[numpy.arange(len(probs)), gold])))
+    confidence = clipped.max(axis=1)
     right = probs.argmax(axis=1) == gold
     bins = numpy.minimum((confidence - 1 / k) / (1 - 1 / k) * n_bins, n_bins - 1).astype(int)
     ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean()

@@ -86,6 +86,25 @@ def test_calibration_of_known_probabilities():
     assert sure["ece"] == pytest.approx(0.099, abs=1e-6)  # 99.9% sure, 90% right
 
 
+def test_two_class_calibration_gives_the_binary_formulas_figures_exactly():
+    """k classes must not move a binary figure: the log-loss and ECE of P(POS) as the
+    project computed them before, to the last bit, probabilities at 0 and 1 included."""
+    from evaluate import calibration
+
+    rng = numpy.random.default_rng(0)
+    p = numpy.concatenate([rng.random(2000), rng.random(200) * 1e-9, 1 - rng.random(200) * 1e-9])
+    gold_pos = (rng.random(len(p)) < 0.5).astype(int)
+    clipped = numpy.clip(p, 1e-7, 1 - 1e-7)
+    log_loss = float(-numpy.mean(gold_pos * numpy.log(clipped) + (1 - gold_pos) * numpy.log(1 - clipped)))
+    confidence = numpy.maximum(clipped, 1 - clipped)
+    right = (clipped > 0.5) == (gold_pos == 1)
+    bins = numpy.minimum((confidence - 0.5) * 2 * 10, 9).astype(int)
+    ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean()
+              for b in range(10) if (bins == b).any())
+    cal = calibration(numpy.stack([p, 1 - p], axis=1), 1 - gold_pos, ["POS", "NEG"])
+    assert (cal["log_loss"], cal["ece"]) == (log_loss, float(ece))
+
+
 def test_calibration_over_three_classes():
     from evaluate import calibration
 
