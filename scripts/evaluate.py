@@ -26,11 +26,8 @@ from choose_runtime import read_chosen_runtime
 from cli_support import InputError, require, run_cli, sha256_of
 from measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
                      macro_f_interval, paired_difference, resample_indices, too_wide_note)
+from reviews import is_sentiment
 from teacher_runtime import load_teacher
-
-
-def is_sentiment(labels: List[str]) -> bool:
-    return list(labels) == ["POS", "NEG"]
 
 
 def gold_classes(docs: List[Doc]) -> Tuple[List[str], numpy.ndarray]:
@@ -94,8 +91,6 @@ def score_docs(nlp, gold_docs: List[Doc], progress: str = "") -> Tuple[numpy.nda
                            max(eg.reference.cats, key=eg.reference.cats.get) for eg in examples], dtype=int)
     labels = list(gold_docs[0].cats)
     probs = numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in examples]).reshape(-1, len(labels))
-    if len(labels) == 2:  # two classes: the second as 1 - the first, as every binary figure has been computed
-        probs[:, 1] = 1.0 - probs[:, 0]
     return correct, probs, examples
 
 

@@ -22,7 +22,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from cli_support import InputError, run_cli
-from reviews import label_order, read_reviews, read_unlabelled
+from reviews import is_sentiment, label_order, read_reviews, read_unlabelled
 
 SPLITS = ("train", "dev", "test")
 
@@ -112,7 +112,7 @@ def split_counts(rows: List[Dict], labels: List[str]) -> Dict:
     """Docs per label; binary runs keep their POS, NEG and pos_share fields."""
     counts = Counter(r["label"] for r in rows)
     out = {"n": len(rows), **{label: counts[label] for label in labels}}
-    if "POS" in labels and len(labels) == 2:
+    if is_sentiment(labels):
         out["pos_share"] = counts["POS"] / max(1, len(rows))
     return out
 

@@ -43,6 +43,11 @@ def decode_utf8(path: Path) -> str:
         ) from None
 
 
+def is_sentiment(labels) -> bool:
+    """A POS/NEG run: the one label set with figures of its own (P(POS), its share)."""
+    return list(labels) == list(BINARY_LABELS)
+
+
 def star_class(stars: int) -> str:
     return f"{stars}_STAR" + ("S" if stars > 1 else "")
 
