@@ -11,18 +11,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+sys.path.insert(0, str(ROOT))  # the scripts import each other as scripts.STAGE.NAME
 sys.path.insert(0, str(ROOT / "tests"))
 
-import teacher_callbacks  # noqa: E402,F401  (registers what the trained pipelines name, student and teacher)
+from scripts.teacher import teacher_callbacks  # noqa: E402,F401  (registers what the trained pipelines name, student and teacher)
+
+
+def script_module(script: str) -> str:
+    """`make_corpus.py` -> `scripts.data.make_corpus`: the module of a script, by file name."""
+    found = list(SCRIPTS.rglob(script))
+    assert len(found) == 1, f"{script}: expected one script of that name under scripts/, found {found}"
+    return ".".join(found[0].relative_to(ROOT).with_suffix("").parts)
 
 
 def run_script(script: str, *args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
-    """Run one project script the way weasel does, capturing its output (`env`: variables
-    to set on top of this process's)."""
+    """Run one project script the way weasel does (`python -m scripts.STAGE.NAME`),
+    capturing its output (`env`: variables to set on top of this process's). From a
+    folder without the project's scripts (cwd), this checkout's are used."""
     return subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", script_module(script), *map(str, args)],
+        capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
 
 

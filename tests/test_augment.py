@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from augment import AugmentSettings, PosUnigrams, TaggedReview, augment_all, augment_once, augment_review
-from cli_support import InputError
+from scripts.transfer.augment import AugmentSettings, PosUnigrams, TaggedReview, augment_all, augment_once, augment_review
+from scripts.shared.cli_support import InputError
 
 MASK = "[MASK]"
 

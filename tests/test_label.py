@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from conftest import SCRIPTS, run_script
+from conftest import ROOT, run_script
 from fixtures import fixture_reviews
 
 
@@ -49,9 +49,9 @@ def test_labels_are_teacher_probabilities(tiny_teacher, docs_to_label, tmp_path)
 def test_interrupted_run_resumes_without_losing_or_duplicating(tiny_teacher, docs_to_label, tmp_path):
     path, texts = docs_to_label
     out, chunks = tmp_path / "synthetic.spacy", tmp_path / "synthetic.chunks"
-    cmd = [sys.executable, str(SCRIPTS / "label_with_teacher.py"), str(tiny_teacher), str(path), str(out),
+    cmd = [sys.executable, "-m", "scripts.transfer.label_with_teacher", str(tiny_teacher), str(path), str(out),
            "--chunk-size", "3", "--batch-size", "3"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 120
     while len(list(chunks.glob("chunk-*.spacy"))) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
@@ -87,8 +87,8 @@ def test_chunks_of_another_teacher_are_discarded_not_reused(tiny_teacher, docs_t
         doc.user_data["input_index"] = i
         stale.add(doc)
     stale.to_disk(chunks / "chunk-00000.spacy")
-    from label_with_teacher import folder_fingerprint
-    from cli_support import sha256_of
+    from scripts.transfer.label_with_teacher import folder_fingerprint
+    from scripts.shared.cli_support import sha256_of
 
     (chunks / "manifest.json").write_text(json.dumps({
         "teacher": folder_fingerprint(old_teacher), "input": sha256_of(path), "n_docs": len(texts),

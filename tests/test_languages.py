@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from cli_support import InputError
+from scripts.shared.cli_support import InputError
 from conftest import ROOT, run_script
 
 
@@ -21,7 +21,7 @@ def metrics_for(n_test, accuracies, diff_ci, gap=None):
 
 
 def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_its_own_file(tmp_path):
-    from languages import plan_languages
+    from scripts.experiments.languages import plan_languages
 
     shutil.copy(ROOT / "project.yml", tmp_path)  # where each language's reviews file is named
     (tmp_path / "assets" / "reviews").mkdir(parents=True)
@@ -38,7 +38,7 @@ def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_
 
 
 def test_the_pooled_teacher_learns_every_language_by_default_and_own_gives_one_teacher_each(tmp_path):
-    from languages import parse_teacher_langs
+    from scripts.experiments.languages import parse_teacher_langs
 
     plan = {"nl": tmp_path, "fr": tmp_path, "de": tmp_path}
     assert parse_teacher_langs("all", plan) == ["nl", "fr", "de"]
@@ -59,7 +59,7 @@ def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
 def test_languages_run_side_by_side_with_the_cores_shared_out_and_results_in_order():
     import threading
 
-    from languages import side_by_side, thread_env
+    from scripts.experiments.languages import side_by_side, thread_env
 
     both_running = threading.Barrier(2, timeout=10)  # times out unless two tasks run at once
 
@@ -74,7 +74,7 @@ def test_languages_run_side_by_side_with_the_cores_shared_out_and_results_in_ord
 
 
 def test_a_failed_language_lets_the_others_finish_and_names_each_failure():
-    from languages import side_by_side
+    from scripts.experiments.languages import side_by_side
 
     finished = []
 
@@ -91,7 +91,7 @@ def test_a_failed_language_lets_the_others_finish_and_names_each_failure():
 
 
 def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
-    from measure import too_wide_note
+    from scripts.evaluation.measure import too_wide_note
 
     assert too_wide_note({"ci": [-0.04, 0.05]}, 978) is None
     note = too_wide_note({"ci": [-0.158, 0.105]}, 38)
@@ -99,7 +99,7 @@ def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
 
 
 def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
-    from languages import language_row, summary_markdown
+    from scripts.experiments.languages import language_row, summary_markdown
 
     nl = metrics_for(978, {"baseline": 0.90, "teacher": 0.93, "student": 0.92}, [0.003, 0.04], gap=0.7)
     seeds = {"n_seeds": 3, "models": {"student": {"accuracy": 0.925, "ci": [0.91, 0.94]},
@@ -125,7 +125,7 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
 
 
 def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
-    from languages import language_row, summary_markdown
+    from scripts.experiments.languages import language_row, summary_markdown
 
     rows = [language_row(lang, metrics_for(500, {"baseline": 0.8, "teacher": 0.9, "student": 0.85}, [0.01, 0.09],
                                            gap=0.5), None, {"point": 60.0}, reused)
@@ -141,7 +141,7 @@ def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
 
 
 def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
-    from languages import compare_teachers
+    from scripts.experiments.languages import compare_teachers
 
     n = 400
     own_teacher = [1] * 360 + [0] * 40  # 90%
@@ -173,7 +173,7 @@ def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
 
 
 def test_a_one_seed_run_is_compared_with_a_three_seed_run_on_the_same_reviews():
-    from measure import paired_difference, resample_indices
+    from scripts.evaluation.measure import paired_difference, resample_indices
 
     n = 200
     three_seeds = [[1] * 180 + [0] * 20] * 3  # 90% on every seed

@@ -7,7 +7,7 @@ import numpy
 import pytest
 from thinc.api import Ops, Softmax, softmax_activation
 
-from distillation import (
+from scripts.student.distillation import (
     GRAD_LOGITS, GRAD_PROBS, create_mse_logits, create_mse_probs, create_soft_cross_entropy,
     output_gradient_kind,
 )

@@ -3,7 +3,7 @@ import numpy
 import pytest
 from scipy.stats import binomtest
 
-from measure import distillation_ratios, mcnemar_p, paired_difference, resample_indices
+from scripts.evaluation.measure import distillation_ratios, mcnemar_p, paired_difference, resample_indices
 
 
 @pytest.mark.parametrize("only_a,only_b,both", [(10, 3, 50), (0, 7, 20), (25, 25, 5), (1, 0, 0)])
@@ -74,7 +74,7 @@ def test_ratios_say_how_many_resamples_they_dropped():
 
 
 def test_calibration_of_known_probabilities():
-    from evaluate import calibration
+    from scripts.evaluation.evaluate import calibration
 
     gold = numpy.array([0] * 9 + [1] * 1)  # column 0 is POS
     as_probs = lambda p: numpy.stack([numpy.full(10, p), numpy.full(10, 1 - p)], axis=1)  # noqa: E731
@@ -89,7 +89,7 @@ def test_calibration_of_known_probabilities():
 def test_two_class_calibration_gives_the_binary_formulas_figures_exactly():
     """k classes must not move a binary figure: the log-loss and ECE of P(POS) as the
     project computed them before, to the last bit, probabilities at 0 and 1 included."""
-    from evaluate import calibration
+    from scripts.evaluation.evaluate import calibration
 
     rng = numpy.random.default_rng(0)
     p = numpy.concatenate([rng.random(2000), rng.random(200) * 1e-9, 1 - rng.random(200) * 1e-9])
@@ -106,7 +106,7 @@ def test_two_class_calibration_gives_the_binary_formulas_figures_exactly():
 
 
 def test_calibration_over_three_classes():
-    from evaluate import calibration
+    from scripts.evaluation.evaluate import calibration
 
     # always 65% on class 0 (17.5% each other), right 13 times in 20: calibrated, and
     # confidence 0.65 lies in the fifth of ten bins between 1/3 and 1
@@ -124,7 +124,7 @@ def test_macro_f_interval_matches_spacys_macro_f_and_covers_it():
     from spacy.training import Example
     from spacy.vocab import Vocab
 
-    from measure import macro_f_interval
+    from scripts.evaluation.measure import macro_f_interval
 
     rng = numpy.random.default_rng(3)
     labels = ["A", "B", "C"]
@@ -150,7 +150,7 @@ def test_an_interval_over_seeds_covers_retraining_not_only_the_test_docs():
     rng = numpy.random.default_rng(0)
     n = 2000
     rows = numpy.array([(rng.random(n) < p).astype(int) for p in (0.9, 0.6, 0.75)])
-    from measure import accuracy_summary
+    from scripts.evaluation.measure import accuracy_summary
 
     summary = accuracy_summary(rows, resample_indices(n, 2000))
     width = summary["ci"][1] - summary["ci"][0]

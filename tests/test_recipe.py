@@ -24,7 +24,7 @@ def point_step_vars() -> set:
 
 
 def test_every_var_a_run_reads_is_in_the_recipe_once():
-    from subproject import parse_recipe
+    from scripts.experiments.subproject import parse_recipe
 
     raw = srsly.read_yaml(ROOT / "project.yml")["vars"]["recipe"]
     keys = [item.split("=", 1)[0] for item in raw.split()]
@@ -45,8 +45,8 @@ def test_the_drivers_hand_over_the_recipe_and_state_no_var_by_hand():
 
 
 def test_a_curve_size_sees_every_var_a_run_reads_with_the_users_overrides():
-    from learning_curve import point_vars
-    from subproject import parse_recipe
+    from scripts.experiments.learning_curve import point_vars
+    from scripts.experiments.subproject import parse_recipe
 
     recipe = load_project_config(ROOT, overrides={"vars.p_pos": 0.3, "vars.synthetic_size": 999})["vars"]["recipe"]
     view = point_vars("nl", 200, 1000, 500, 0, parse_recipe(recipe, ROOT))
@@ -56,8 +56,8 @@ def test_a_curve_size_sees_every_var_a_run_reads_with_the_users_overrides():
 
 
 def test_a_recipe_given_by_hand_changes_only_what_it_names():
-    from cli_support import InputError
-    from subproject import parse_recipe
+    from scripts.shared.cli_support import InputError
+    from scripts.experiments.subproject import parse_recipe
 
     defaults = parse_recipe("", ROOT)
     changed = parse_recipe("p_mask=0.3 unlabelled=", ROOT)
@@ -66,3 +66,43 @@ def test_a_recipe_given_by_hand_changes_only_what_it_names():
         {k: v for k, v in defaults.items() if k not in ("p_mask", "unlabelled")}
     with pytest.raises(InputError, match="key=value"):
         parse_recipe("p_mask", ROOT)
+
+
+def project_imports(module: str) -> set:
+    """`module` and every project module it imports, directly or through others."""
+    import ast
+
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        path = ROOT / (name.replace(".", "/") + ".py")
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scripts."):
+                todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("scripts.")]
+    return seen
+
+
+def test_every_step_depends_on_the_code_it_runs_and_the_drivers_always_run():
+    """weasel reruns a step only when a dep changed, so a step must list every script it
+    runs or imports (an edited loss in distillation.py retrains). The drivers launch whole
+    pipelines, whose code no deps list can name; they always run (no_skip) and their own
+    fingerprint decides what is stale."""
+    project = srsly.read_yaml(ROOT / "project.yml")
+    for command in project["commands"]:
+        modules = set()
+        for line in command["script"]:
+            for module in re.findall(r"-m (scripts\.[\w.]+)", line):
+                modules |= project_imports(module)
+        if not modules or not command.get("deps"):
+            continue  # spaCy's own commands; fetch steps, which check each file's sha256 themselves
+        if any(m.startswith("scripts.experiments.") for m in modules):
+            assert command.get("no_skip"), f"{command['name']}: a driver should always run (no_skip: true)"
+            continue
+        files = {m.replace(".", "/") + ".py" for m in modules}
+        missing = sorted(files - set(command["deps"]))
+        assert not missing, f"{command['name']}: runs or imports {missing}, not in its deps"

@@ -26,7 +26,7 @@ def read(path):
 def test_int8_smooths_and_quantizes_all_but_the_down_projections(tiny_teacher, synthetic_docs, tmp_path):
     import torch
 
-    from teacher_runtime import load_teacher, predict_probs, save_scales, smoothing_scales, transformer_shims
+    from scripts.teacher.teacher_runtime import load_teacher, predict_probs, save_scales, smoothing_scales, transformer_shims
 
     _, texts = synthetic_docs
     fp32 = load_teacher(tiny_teacher, "fp32")
@@ -51,8 +51,8 @@ def test_int8_smooths_and_quantizes_all_but_the_down_projections(tiny_teacher, s
 
 
 def test_bf16_autocast_gives_float32_probabilities_close_to_fp32(tiny_teacher, synthetic_docs, monkeypatch):
-    import teacher_runtime
-    from teacher_runtime import load_teacher, predict_probs
+    from scripts.teacher import teacher_runtime
+    from scripts.teacher.teacher_runtime import load_teacher, predict_probs
 
     _, texts = synthetic_docs
     monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx512_bf16"})
@@ -63,7 +63,7 @@ def test_bf16_autocast_gives_float32_probabilities_close_to_fp32(tiny_teacher, s
 
 
 def test_bf16_is_not_offered_on_a_cpu_without_bf16_instructions(monkeypatch):
-    import teacher_runtime
+    from scripts.teacher import teacher_runtime
 
     monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx2", "fma"})
     assert "no bf16 instructions" in teacher_runtime.unsupported_reason("bf16")
@@ -74,7 +74,7 @@ def test_bf16_is_not_offered_on_a_cpu_without_bf16_instructions(monkeypatch):
 
 
 def test_agreement_figures():
-    from teacher_runtime import agreement_figures
+    from scripts.teacher.teacher_runtime import agreement_figures
 
     reference = numpy.array([[0.9, 0.1], [0.4, 0.6], [0.52, 0.48], [0.2, 0.8]])
     candidate = numpy.array([[0.8, 0.2], [0.4, 0.6], [0.48, 0.52], [0.2, 0.8]])
@@ -102,7 +102,7 @@ def test_gate_falls_back_to_fp32_and_says_why(tiny_teacher, tiny_corpus, synthet
 
 def choose(tiny_teacher, tiny_corpus, augmented, out, runtime, **gate):
     """choose_runtime's main in this process, so the CPU it sees can be set."""
-    from choose_runtime import main
+    from scripts.teacher.choose_runtime import main
 
     settings = {"sample_docs": 40, "calibration_docs": 20, "batch_size": 16, "min_agreement": 0.995,
                 "max_dev_drop": 0.003, "seed": 0, **gate}
@@ -112,7 +112,7 @@ def choose(tiny_teacher, tiny_corpus, augmented, out, runtime, **gate):
 
 def test_auto_takes_the_fastest_runtime_that_passes(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path,
                                                    monkeypatch):
-    import teacher_runtime
+    from scripts.teacher import teacher_runtime
 
     monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx2", "avx512_vnni"})
     # a gate every runtime passes: the choice is then the fastest one measured
@@ -125,7 +125,7 @@ def test_auto_takes_the_fastest_runtime_that_passes(tiny_teacher, tiny_corpus, s
 
 def test_auto_on_a_cpu_without_fast_runtimes_runs_no_gate(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path,
                                                          monkeypatch):
-    import teacher_runtime
+    from scripts.teacher import teacher_runtime
 
     monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx2", "fma"})
     choice = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "runtime.json", "auto")
@@ -166,7 +166,7 @@ def test_parallel_workers_label_like_one_process_and_record_the_runtime(tiny_tea
 
 def test_labelling_uses_the_runtime_the_gate_chose(tiny_teacher, synthetic_docs, tmp_path):
     augmented, _ = synthetic_docs
-    from teacher_runtime import load_teacher, save_scales, smoothing_scales
+    from scripts.teacher.teacher_runtime import load_teacher, save_scales, smoothing_scales
 
     _, texts = synthetic_docs
     save_scales(smoothing_scales(load_teacher(tiny_teacher), texts[:20]), tmp_path / "runtime.int8.npz")

@@ -90,7 +90,7 @@ def test_builtin_textcat_would_reject_soft_labels():
 def test_training_corpus_reads_every_synthetic_and_original_example_once(tmp_path):
     from collections import Counter
 
-    from distillation import create_training_corpus
+    from scripts.student.distillation import create_training_corpus
 
     nlp = spacy.blank("nl")
     texts = {"synthetic": ["a <mask> b", "c d"], "original": ["echte review", "c d"]}
@@ -115,7 +115,7 @@ def write_soft_docbin(nlp, path, texts, user_data=None):
 
 @pytest.mark.parametrize("merge", [True, False])
 def test_training_corpus_keeps_the_recorded_mask_token_as_one_token(tmp_path, merge):
-    from distillation import create_training_corpus
+    from scripts.student.distillation import create_training_corpus
 
     nlp = spacy.blank("nl")
     nlp.vocab.set_vector("boek", numpy.ones(4, dtype="float32"))  # a student with teacher vectors
@@ -139,7 +139,7 @@ def test_training_corpus_keeps_the_recorded_mask_token_as_one_token(tmp_path, me
 def test_training_corpus_repeats_the_original_reviews(tmp_path):
     from collections import Counter
 
-    from distillation import create_training_corpus
+    from scripts.student.distillation import create_training_corpus
 
     nlp = spacy.blank("nl")
     write_soft_docbin(nlp, tmp_path / "synthetic.spacy", ["synthetisch een", "synthetisch twee"])
@@ -171,7 +171,7 @@ def test_baseline_has_the_students_architecture_and_training_settings():
 def test_seeds_train_each_route_of_the_teachers_knowledge(monkeypatch, tmp_path):
     """`seeds` trains the configured student and baseline plus each with the teacher's vectors
     switched the other way; a model without that switch gets no route, and a warning."""
-    import run_seeds
+    from scripts.experiments import run_seeds
 
     variants = run_seeds.plan_variants(routes=True)
     switch = "--" + run_seeds.VECTORS_SWITCH
@@ -188,8 +188,8 @@ def test_seeds_train_each_route_of_the_teachers_knowledge(monkeypatch, tmp_path)
 
 
 def test_what_the_vectors_add_is_each_model_with_them_minus_without_them():
-    import run_seeds
-    from measure import resample_indices
+    from scripts.experiments import run_seeds
+    from scripts.evaluation.measure import resample_indices
 
     right, half = numpy.ones((2, 100)), numpy.tile([1.0, 0.0], (2, 50))
     chosen = {"student": right, "student_no_vectors": half, "baseline": half, "baseline_vectors": right}
@@ -202,7 +202,7 @@ def test_what_the_vectors_add_is_each_model_with_them_minus_without_them():
 def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     """`seeds` resumes by skipping trained seeds; a changed config or corpus must retrain them,
     and what the seed itself wrote must not count as an input."""
-    import run_seeds
+    from scripts.experiments import run_seeds
 
     config, corpus, output = tmp_path / "student.cfg", tmp_path / "synthetic.spacy", tmp_path / "seeds" / "0"
     config.write_text("[training]\nmax_epochs = 4\n")

@@ -6,8 +6,8 @@ import pytest
 import spacy
 
 from conftest import ROOT
-from e5_weights import dequantize_q4_0, quantize_q4_0, write_bert_folder
-from registry_assets import ASSETS
+from scripts.teacher.e5_weights import dequantize_q4_0, quantize_q4_0, write_bert_folder
+from scripts.data.registry_assets import ASSETS
 
 
 def test_q4_0_nibble_layout_low_is_weight_j_high_is_weight_j_plus_16():
@@ -149,7 +149,7 @@ def test_first_teacher_vector_dimension_is_the_teachers_verdict_on_the_word_alon
 def test_class_directions_span_every_difference_between_class_rows():
     """Teacher vectors for k classes start with k-1 orthonormal directions in which every
     logit difference of the head lives; for two classes, the one POS-minus-NEG direction."""
-    from make_vectors import class_directions
+    from scripts.transfer.make_vectors import class_directions
 
     rng = numpy.random.default_rng(0)
     weights = rng.normal(size=(3, 16))
@@ -164,7 +164,7 @@ def test_class_directions_span_every_difference_between_class_rows():
 
 
 def test_fitted_temperature_undoes_a_known_overconfidence():
-    from calibrate_teacher import apply_temperature, fit_temperature
+    from scripts.teacher.calibrate_teacher import apply_temperature, fit_temperature
 
     rng = numpy.random.default_rng(0)
     true_log_odds = rng.normal(0.0, 2.0, size=20000)
@@ -180,7 +180,7 @@ def test_fitted_temperature_undoes_a_known_overconfidence():
 
 def test_fitted_temperature_over_three_classes():
     """Logits 3x too large over three classes: T near 3, and no doc changes its class."""
-    from calibrate_teacher import apply_temperature, fit_temperature
+    from scripts.teacher.calibrate_teacher import apply_temperature, fit_temperature
 
     rng = numpy.random.default_rng(1)
     logits = rng.normal(0.0, 1.5, size=(20000, 3))

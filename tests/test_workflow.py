@@ -3,6 +3,7 @@
 lockfile, the wheel, reproducibility and the students workflow."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -204,11 +205,14 @@ def test_a_rerun_with_the_same_seed_reproduces_data_labels_and_metrics(project_r
 
 
 def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
-    from learning_curve import point_vars
-    from subproject import point_fingerprint
-    from subproject import make_subproject
+    from scripts.experiments.learning_curve import point_vars
+    from scripts.experiments.subproject import point_fingerprint
+    from scripts.experiments.subproject import make_subproject
 
-    project = make_subproject(tmp_path / "copy", ROOT, links=[])
+    main = tmp_path / "main"  # the links lead here, so the config edited below is not this checkout's
+    for name in ("project.yml", "configs", "scripts"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, main / name)
+    project = make_subproject(tmp_path / "copy", main, links=[])
     base = point_vars("nl", 200, 1000, 500, 0, {"synthetic_size": "20000"})
     fingerprint = point_fingerprint(project, base)
     assert point_fingerprint(project, dict(base)) == fingerprint
@@ -219,6 +223,29 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     assert point_fingerprint(project, base) != fingerprint
 
 
+def test_a_run_folder_links_the_projects_code_and_sets_an_old_copy_aside(tmp_path):
+    """Curve sizes, languages and the smoke run get folders of their own (weasel's lockfile),
+    but no copies of the code: project.yml, configs/ and scripts/ are links, so an edit in
+    the project reaches them. A copy left by an earlier version is set aside, not deleted."""
+    from scripts.experiments.subproject import make_subproject
+
+    main = tmp_path / "main"
+    for name in ("configs", "scripts"):
+        (main / name / "stage").mkdir(parents=True)
+    (main / "project.yml").write_text("title: main\n")
+    folder = tmp_path / "run"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "scripts" / "notes.txt").write_text("an old copy")
+    make_subproject(folder, main, links=["assets/downloads"])
+    for name in ("project.yml", "configs", "scripts", "assets/downloads"):
+        assert (folder / name).is_symlink() and (folder / name).resolve() == (main / name).resolve(), name
+    assert (folder / "scripts.old-copy" / "notes.txt").read_text() == "an old copy"
+    (main / "scripts" / "stage" / "step.py").write_text("edited = True\n")
+    assert (folder / "scripts" / "stage" / "step.py").read_text() == "edited = True\n"
+    make_subproject(folder, main, links=["assets/downloads"])  # a second time changes nothing
+    assert (folder / "scripts").is_symlink() and (folder / "scripts.old-copy").is_dir()
+
+
 def test_students_are_distilled_beside_their_gold_twins_and_drawn_on_one_frontier(project_run):
     """`students` on the finished tiny run: each config distilled on the run's transfer set
     and trained on gold labels alone, with two seeds; accuracy, end-to-end speed and size in
@@ -226,7 +253,7 @@ def test_students_are_distilled_beside_their_gold_twins_and_drawn_on_one_frontie
     import spacy
 
     project, _, _ = project_run
-    cmd = [sys.executable, str(ROOT / "scripts" / "compare_students.py"), "nl", "--configs",
+    cmd = [sys.executable, "-m", "scripts.experiments.compare_students", "nl", "--configs",
            "configs/student_bow.cfg,configs/student_static.cfg", "--n-seeds", "2", "--evals", "1",
            "--speed-docs", "10", "--rounds", "1", "--min-round-seconds", "0.05"]
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}

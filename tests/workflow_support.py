@@ -63,7 +63,10 @@ def make_project(tmp_path_factory):
     project = tmp_path_factory.mktemp("project")
     for name in ("project.yml", "configs", "scripts"):
         src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
+        if src.is_dir():
+            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, project / name)
     write_raw_sources(project / "assets" / "raw")
     # an extra test set from another shop, scored beside the run's own test set
     extra = project / "assets" / "extra_tests" / "nl"

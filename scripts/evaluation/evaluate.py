@@ -1,0 +1,348 @@
+"""Evaluate the baseline, teacher and student on one test set: quality, size and speed.
+
+Quality: accuracy (argmax vs gold), plus spaCy's macro F and macro ROC-AUC.
+Speed: spaCy's own `benchmark speed` routine (`annotate`: the pipeline on pre-tokenized
+docs, in batches) gives docs/s and words/s; latency is `nlp(text)` one doc at a time.
+Both are measured in rounds that interleave the models on the same texts, so a noisy
+machine slows all of them alike; the median round is reported.
+"""
+import json
+import random
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy
+import spacy
+import typer
+from spacy.cli.benchmark_speed import annotate
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+from wasabi import msg
+
+from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the student's and teacher's configs name)
+from scripts.teacher.choose_runtime import read_chosen_runtime
+from scripts.shared.cli_support import InputError, require, run_cli, sha256_of
+from scripts.evaluation.measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
+                     macro_f_interval, paired_difference, resample_indices, too_wide_note)
+from scripts.data.reviews import is_sentiment
+from scripts.teacher.teacher_runtime import load_teacher
+
+
+def gold_classes(docs: List[Doc]) -> Tuple[List[str], numpy.ndarray]:
+    """The labels (in the docs' cats order) and each doc's gold class as a column index."""
+    labels = list(docs[0].cats)
+    return labels, numpy.array([labels.index(max(d.cats, key=d.cats.get)) for d in docs])
+
+
+def calibration(probs: numpy.ndarray, gold: numpy.ndarray, labels: List[str], n_bins: int = 10) -> Dict:
+    """Multi-class log-loss, expected calibration error (equal-width bins of the top class's
+    probability, from 1/k to 1) and a histogram of that confidence; for POS/NEG also of P(POS)."""
+    k = probs.shape[1]
+    clipped = numpy.clip(probs, 1e-7, 1 - 1e-7)  # a log-loss without infinities
+    if k == 2:  # the second class as 1 - the first, clipped, as every binary figure has been computed
+        clipped[:, 1] = 1 - clipped[:, 0]
+    log_loss = float(-numpy.mean(numpy.log(clipped[numpy.arange(len(probs)), gold])))
+    confidence = clipped.max(axis=1)
+    right = probs.argmax(axis=1) == gold
+    bins = numpy.minimum((confidence - 1 / k) / (1 - 1 / k) * n_bins, n_bins - 1).astype(int)
+    ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean()
+              for b in range(n_bins) if (bins == b).any())
+    out = {"log_loss": log_loss, "ece": float(ece),
+           "confidence_histogram": [int(x) for x in numpy.bincount(numpy.maximum(bins, 0), minlength=n_bins)]}
+    if is_sentiment(labels):
+        hist, _ = numpy.histogram(probs[:, 0], bins=n_bins, range=(0.0, 1.0))
+        out.update({"p_pos_range": [float(probs[:, 0].min()), float(probs[:, 0].max())],
+                    "p_pos_histogram": [int(x) for x in hist]})
+    return out
+
+
+def dir_size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def count_params(nlp) -> int:
+    total = 0
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is None:
+            continue
+        for node in model.walk():
+            total += sum(node.get_param(n).size for n in node.param_names if node.has_param(n))
+            for shim in node.shims:
+                torch_model = getattr(shim, "_model", None)
+                if torch_model is not None and hasattr(torch_model, "parameters"):
+                    total += sum(p.numel() for p in torch_model.parameters())
+    return total
+
+
+def score_docs(nlp, gold_docs: List[Doc], progress: str = "") -> Tuple[numpy.ndarray, numpy.ndarray, List[Example]]:
+    """Per test doc: 1 if the model's top label is the gold one, and its probability of
+    each label (columns in the gold cats' order). With `progress`, a progress bar of that
+    name (for the teacher, which takes minutes)."""
+    from tqdm import tqdm
+
+    predicted = nlp.pipe(d.text for d in gold_docs)
+    if progress:
+        predicted = tqdm(predicted, total=len(gold_docs), desc=progress, unit="docs")
+    examples = [Example(pred, gold) for pred, gold in zip(predicted, gold_docs)]
+    correct = numpy.array([max(eg.predicted.cats, key=eg.predicted.cats.get) ==
+                           max(eg.reference.cats, key=eg.reference.cats.get) for eg in examples], dtype=int)
+    labels = list(gold_docs[0].cats)
+    probs = numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in examples]).reshape(-1, len(labels))
+    return correct, probs, examples
+
+
+def quality(nlp, gold_docs: List[Doc]) -> Tuple[Dict, numpy.ndarray, numpy.ndarray]:
+    """Accuracy, macro F and macro AUC (spaCy's scorer), and the F of each class."""
+    correct, probs, examples = score_docs(nlp, gold_docs)
+    scores = Scorer.score_cats(examples, "cats", labels=list(gold_docs[0].cats), multi_label=False)
+    return {"accuracy": float(correct.mean()), "macro_f": scores["cats_macro_f"],
+            "auc": scores["cats_macro_auc"],
+            "f_per_class": {label: prf["f"] for label, prf in scores["cats_f_per_type"].items()}}, correct, probs
+
+
+def repeat_for(run_once: Callable[[], None], min_seconds: float) -> Tuple[int, float]:
+    """Call run_once until at least min_seconds passed: (calls, seconds)."""
+    calls = 0
+    start = time.perf_counter()
+    while True:
+        run_once()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return calls, elapsed
+
+
+def batch_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> Dict[str, float]:
+    """One round: the texts annotated in batches, repeated until at least min_seconds passed."""
+    docs = [nlp.make_doc(t) for t in texts]
+    calls, elapsed = repeat_for(lambda: annotate(nlp, docs, batch_size), min_seconds)
+    return {"docs_per_sec": calls * len(docs) / elapsed, "seconds": elapsed,
+            "words_per_sec": calls * sum(len(d) for d in docs) / elapsed}
+
+
+def raw_text_speed(nlp, texts: List[str], batch_size: int, min_seconds: float) -> Dict[str, float]:
+    """One round end to end, as a user meets it: raw texts through nlp.pipe, tokenizer included."""
+    calls, elapsed = repeat_for(lambda: list(nlp.pipe(texts, batch_size=batch_size)), min_seconds)
+    return {"docs_per_sec": calls * len(texts) / elapsed, "seconds": elapsed}
+
+
+def tokenizer_speed(nlp, texts: List[str], min_seconds: float) -> float:
+    """Docs/s of the pipeline's tokenizer alone on raw texts: what no pipeline can beat."""
+    calls, elapsed = repeat_for(lambda: list(nlp.tokenizer.pipe(texts)), min_seconds)
+    return calls * len(texts) / elapsed
+
+
+def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float, batch_size: int,
+                 rng: random.Random) -> Dict[str, Dict[str, List[Dict[str, float]]]]:
+    """Every model timed in `rounds` rounds, pre-tokenized (batch_speed) and from raw text
+    (raw_text_speed), in a new random order each round, so a noisy machine slows all of
+    them alike: {name: {"pretokenized": [round, ...], "raw": [round, ...]}}."""
+    out = {name: {"pretokenized": [], "raw": []} for name in models}
+    order = list(models)
+    for nlp in models.values():  # warm-up: first calls allocate and fill caches
+        list(nlp.pipe(texts[:batch_size]))
+    for r in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            out[name]["pretokenized"].append(batch_speed(models[name], texts, batch_size, min_seconds))
+            out[name]["raw"].append(raw_text_speed(models[name], texts, batch_size, min_seconds))
+        msg.info(f"Speed round {r + 1}/{rounds} done")
+    return out
+
+
+def median_of(rounds: List[Dict[str, float]], key: str = "docs_per_sec") -> float:
+    return float(numpy.median([r[key] for r in rounds]))
+
+
+def read_record(path, suffix: str):
+    """The JSON record a step wrote next to its output (e.g. synthetic.labelling.json), or None."""
+    if not path:
+        return None
+    record = Path(path).with_name(Path(path).stem + suffix)
+    return json.loads(record.read_text()) if record.exists() else None
+
+
+def compare(correct: Dict[str, numpy.ndarray], indices: numpy.ndarray) -> Dict:
+    return {
+        "student_vs_baseline": paired_difference(correct["student"], correct["baseline"], indices),
+        "student_vs_teacher": paired_difference(correct["student"], correct["teacher"], indices),
+        "teacher_vs_baseline": paired_difference(correct["teacher"], correct["baseline"], indices),
+    }
+
+
+def score_extra_tests(models: Dict, folder: Optional[Path], seed: int) -> Dict:
+    """Every model on each extra test set in `folder` (NAME.spacy, from the corpus step):
+    accuracy with its interval and the paired differences, per set."""
+    out = {}
+    for path in sorted(folder.glob("*.spacy")) if folder and folder.is_dir() else []:
+        gold = list(DocBin().from_disk(path).get_docs(models["student"].vocab))
+        if not gold or any(not d.cats for d in gold):
+            raise InputError(f"{path}: an extra test set needs labelled docs; rerun the corpus step")
+        indices = resample_indices(len(gold), seed=seed)
+        scores, correct = {}, {}
+        for name in MODEL_NAMES:
+            msg.info(f"Scoring the {name} on the extra test set {path.stem} ({len(gold)} docs)")
+            scores[name], correct[name], _ = quality(models[name], gold)
+            scores[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
+            scores[name]["correct"] = [int(x) for x in correct[name]]
+        out[path.stem] = {"n": len(gold), "test_sha256": sha256_of(path), "models": scores,
+                          "comparisons": compare(correct, indices),
+                          **distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)}
+    return out
+
+
+def main(
+    test_path: Path = typer.Argument(..., help="Gold test docs (.spacy)"),
+    output_path: Path = typer.Argument(..., help="metrics.json"),
+    baseline: Path = typer.Option(...), teacher: Path = typer.Option(...), student: Path = typer.Option(...),
+    train_path: Path = typer.Option(None, help="Original training docs, for n_train"),
+    synthetic_path: Path = typer.Option(None, help="Synthetic docs, for n_synthetic"),
+    lang: str = typer.Option("nl"),
+    speed_docs: int = typer.Option(300, help="Test docs used for the speed rounds"),
+    rounds: int = typer.Option(3, help="Interleaved speed rounds; the median is reported"),
+    min_round_seconds: float = typer.Option(1.0, help="Each speed round repeats the docs at least this long"),
+    latency_docs: int = typer.Option(100, help="Docs timed one at a time for latency"),
+    batch_size: int = typer.Option(64),
+    teacher_runtime_file: Path = typer.Option(None, help="The runtime choose_runtime.py chose: the teacher is "
+                                              "also scored and timed in it (its quality as trained stays fp32)"),
+    extra_dir: Path = typer.Option(None, help="Extra test sets (NAME.spacy, the corpus step's extra/ folder): "
+                                   "every model is scored on each too"),
+    seed: int = typer.Option(0),
+):
+    import torch
+
+    for name, value in (("speed-docs", speed_docs), ("rounds", rounds), ("latency-docs", latency_docs),
+                        ("batch-size", batch_size)):
+        if value < 1:
+            raise InputError(f"evaluate: {name} must be at least 1, got {value}; fix the var or option")
+    paths = {"baseline": baseline, "teacher": teacher, "student": student}
+    for name, path in paths.items():
+        require(path, f"the trained {name}", f"train-{name}")
+    require(test_path, "the test docs", "corpus")
+    models = {name: spacy.load(path) for name, path in paths.items()}
+    runtime, int8_scales = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else ("fp32", None)
+    timed = dict(models)  # what the speed rounds time: the teacher in its fastest gated runtime too
+    if runtime != "fp32":
+        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime, int8_scales)
+    gold = list(DocBin().from_disk(test_path).get_docs(models["student"].vocab))
+    if not gold:
+        raise InputError(f"{test_path}: no test docs; check the corpus step's n_test")
+    if any(not d.cats for d in gold):
+        raise InputError(f"{test_path}: {sum(not d.cats for d in gold)} of {len(gold)} docs have no gold cats; "
+                         "evaluate needs labelled test docs (corpus/RUN/test.spacy), not synthetic ones")
+    results, correct, probs = {}, {}, {}
+    for name in MODEL_NAMES:
+        msg.info(f"Scoring the {name} on {len(gold)} test docs")
+        results[name], correct[name], probs[name] = quality(models[name], gold)
+        results[name]["size_mb"] = dir_size_mb(paths[name])
+        results[name]["params"] = count_params(models[name])
+        # static vectors are weights too, though no layer owns them: counted apart
+        results[name]["vector_floats"] = int(models[name].vocab.vectors.data.size)
+    indices = resample_indices(len(gold), seed=seed)
+    labels, gold_class = gold_classes(gold)
+    for name in MODEL_NAMES:
+        results[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
+        results[name]["macro_f_ci"] = macro_f_interval(probs[name].argmax(1), gold_class, len(labels), indices)
+        # Per test doc (1 = right), so runs on the same test set can be compared paired later.
+        results[name]["correct"] = [int(x) for x in correct[name]]
+    results["teacher"]["calibration"] = calibration(probs["teacher"], gold_class, labels)
+    if runtime != "fp32":
+        msg.info(f"Scoring the teacher in its {runtime} runtime")
+        fast, fast_correct, fast_p = quality(timed[f"teacher_{runtime}"], gold)
+        fast["accuracy_ci"] = accuracy_summary(fast_correct, indices)["ci"]
+        fast["minus_fp32"] = paired_difference(fast_correct, correct["teacher"], indices)
+        fast["agreement_with_fp32"] = float(numpy.mean(fast_p.argmax(1) == probs["teacher"].argmax(1)))
+        results["teacher"]["runtime"] = {"name": runtime, **fast}
+    if synthetic_path and synthetic_path.exists() and is_sentiment(labels):  # the labels the student learns from
+        p_pos = numpy.array([d.cats.get("POS", 0.0) for d in DocBin().from_disk(synthetic_path).get_docs(
+            models["student"].vocab)])
+        results["teacher"]["calibration"]["synthetic_p_pos_histogram"] = [
+            int(x) for x in numpy.histogram(p_pos, bins=10, range=(0.0, 1.0))[0]]
+    extra_tests = score_extra_tests(models, extra_dir, seed)
+    rng = random.Random(seed)
+    texts = [d.text for d in gold[:speed_docs]]
+    speed = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng)
+    latencies = {name: [] for name in MODEL_NAMES}
+    # the ceiling: spaCy's tokenizer alone on the same raw texts (every pipeline here pays it)
+    tokenizer_rounds = [tokenizer_speed(models["student"], texts, min_round_seconds) for _ in range(rounds)]
+    order = list(MODEL_NAMES)
+    for text in [d.text for d in gold[:latency_docs]]:
+        rng.shuffle(order)
+        for name in order:
+            start = time.perf_counter()
+            models[name](text)
+            latencies[name].append((time.perf_counter() - start) * 1000)
+    for name in MODEL_NAMES:
+        for key in ("docs_per_sec", "words_per_sec"):
+            results[name][key] = median_of(speed[name]["pretokenized"], key)
+        results[name]["raw_docs_per_sec"] = median_of(speed[name]["raw"])
+        results[name]["latency_p50_ms"] = float(numpy.percentile(latencies[name], 50))
+        results[name]["latency_p95_ms"] = float(numpy.percentile(latencies[name], 95))
+    if runtime != "fp32":
+        fast_name = f"teacher_{runtime}"
+        results["teacher"]["runtime"]["docs_per_sec"] = median_of(speed[fast_name]["pretokenized"])
+        results["teacher"]["runtime"]["raw_docs_per_sec"] = median_of(speed[fast_name]["raw"])
+    fastest_teacher = max(results["teacher"]["raw_docs_per_sec"],
+                          results["teacher"].get("runtime", {}).get("raw_docs_per_sec", 0.0))
+    ratios = distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)
+    predicted = {name: p.argmax(1) for name, p in probs.items()}
+    count = lambda p: len(DocBin().from_disk(p)) if p and p.exists() else None  # noqa: E731
+    metrics = {
+        "lang": lang, "labels": labels, "n_train": count(train_path), "n_synthetic": count(synthetic_path),
+        "n_test": len(gold), "test_sha256": sha256_of(test_path), "models": results,
+        "comparisons": compare(correct, indices),
+        **ratios,
+        # the same models on test sets from other sources (var extra_tests), each with its own intervals
+        "extra_tests": extra_tests,
+        "student_teacher_agreement": float(numpy.mean(predicted["student"] == predicted["teacher"])),
+        # end to end (raw text through nlp.pipe, tokenizer included)
+        "student_speedup": {"vs_teacher_fp32": results["student"]["raw_docs_per_sec"] / results["teacher"]["raw_docs_per_sec"],
+                            "vs_teacher_fastest": results["student"]["raw_docs_per_sec"] / fastest_teacher,
+                            "teacher_runtime": runtime},
+        "tokenizer_docs_per_sec": float(numpy.median(tokenizer_rounds)),
+        "labelling": read_record(synthetic_path, ".labelling.json"),
+        "transfer_set": read_record(synthetic_path.with_name("augmented.spacy") if synthetic_path else None,
+                                    ".augment.json"),
+        "intervals": f"{int(CONFIDENCE * 100)}% bootstrap over test docs, {len(indices)} resamples, "
+                     "paired for differences; McNemar exact p",
+        "speed": {"docs": len(texts), "rounds": rounds, "min_round_seconds": min_round_seconds,
+                  "batch_size": batch_size, "latency_docs": min(latency_docs, len(gold)),
+                  "torch_threads": torch.get_num_threads(),
+                  "method": "docs_per_sec: spacy.cli.benchmark_speed.annotate on pre-tokenized docs; "
+                            "raw_docs_per_sec: nlp.pipe on raw texts, tokenizer included; latency is nlp(text)"},
+    }
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    output_path.write_text(json.dumps(metrics, indent=2))
+    rows = [(n, f"{fmt_pct(results[n]['accuracy'])} {fmt_ci(results[n]['accuracy_ci'])}",
+             f"{results[n]['auc']:.4f}", f"{results[n]['size_mb']:.1f}", f"{results[n]['raw_docs_per_sec']:.1f}",
+             f"{results[n]['docs_per_sec']:.1f}", f"{results[n]['latency_p50_ms']:.2f}") for n in MODEL_NAMES]
+    if runtime != "fp32":
+        fast = results["teacher"]["runtime"]
+        rows.append((f"teacher {runtime}", f"{fmt_pct(fast['accuracy'])} {fmt_ci(fast['accuracy_ci'])}",
+                     f"{fast['auc']:.4f}", "", f"{fast['raw_docs_per_sec']:.1f}", f"{fast['docs_per_sec']:.1f}", ""))
+    msg.table(rows, header=("model", "acc % [95% CI]", "AUC", "MB", "docs/s raw text", "docs/s pre-tok.",
+                            "p50 ms"), divider=True)
+    msg.info(f"The tokenizer alone runs at {metrics['tokenizer_docs_per_sec']:.0f} docs/s on the same texts "
+             f"(the ceiling); the student at {100 * results['student']['raw_docs_per_sec'] / metrics['tokenizer_docs_per_sec']:.0f}% of it")
+    speedup = metrics["student_speedup"]
+    msg.info(f"Student end to end: {speedup['vs_teacher_fp32']:.0f}x the fp32 teacher's docs/s, "
+             f"{speedup['vs_teacher_fastest']:.0f}x the fastest gated teacher runtime's ({runtime})")
+    for name, extra in extra_tests.items():
+        line = ", ".join(f"{m} {fmt_pct(extra['models'][m]['accuracy'])} {fmt_ci(extra['models'][m]['accuracy_ci'])}"
+                         for m in MODEL_NAMES)
+        msg.info(f"Extra test set {name} ({extra['n']} docs): {line}")
+    diff = metrics["comparisons"]["student_vs_baseline"]
+    msg.info(f"student - baseline: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
+             f"McNemar p {diff['mcnemar_p'][0]:.3f}")
+    if too_wide_note(diff, len(gold)):
+        msg.warn(f"student - baseline: {too_wide_note(diff, len(gold))}")
+    if ratios["why_null"]:
+        msg.warn(f"No gap closed or error reduction: {ratios['why_null']}")
+    msg.good(f"Wrote {output_path}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,194 @@
+"""Student architectures side by side: accuracy against end-to-end speed and size.
+
+Each student config is distilled on the run's transfer set (the synthetic set plus the
+original reviews, as `train-student` does) and, as its own baseline, trained with the
+same architecture on the gold training reviews alone, for as many epochs as
+configs/baseline.cfg gives the baseline. Both with `n_seeds` seeds; one teacher, one
+transfer set. Intervals resample test docs and seeds together, paired across models.
+Speed is end to end (raw texts through nlp.pipe, tokenizer included) and pre-tokenized,
+timed on seed 0's model in interleaved rounds, beside the tokenizer's own rate.
+A model trained with the same inputs is reused, so an interrupted run resumes.
+"""
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import numpy
+import spacy
+import typer
+from spacy.tokens import DocBin
+from thinc.api import Config
+from wasabi import msg
+
+from scripts.student import distillation  # noqa: F401  (registers the student's component and layers)
+from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
+from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, score_docs, speed_rounds, tokenizer_speed
+from scripts.evaluation.measure import accuracy_summary, difference_line, fmt_ci, fmt_pct, paired_difference, resample_indices
+from scripts.experiments.run_seeds import CONFIGS, check_run, is_trained, inputs_signature, train_seed
+
+ROUTES = ("distilled", "gold")
+BASELINE_CONFIG = CONFIGS["baseline"]
+
+
+def train_command(config: Path, route: str, seed: int, output: Path, run: str, args: Dict) -> List[str]:
+    corpus = Path("corpus") / run
+    if route == "distilled":
+        data = ["--paths.synthetic", str(corpus / "synthetic.spacy"),
+                "--paths.original", str(corpus / f"{args['student_original']}.spacy")]
+    else:  # the same model on gold labels only, trained as long as the baseline is
+        epochs = Config().from_disk(BASELINE_CONFIG, interpolate=False)["training"]["max_epochs"]
+        data = ["--paths.synthetic", "null", "--paths.original", str(corpus / "train.spacy"),
+                "--training.max_epochs", str(epochs)]
+    return [*script_command("scripts.shared.train"), str(config), str(output), "--evals", str(args["evals"]),
+            "--gpu-id", str(args["gpu_id"]), *data, "--paths.dev", str(corpus / "dev.spacy"),
+            "--paths.vectors", str(Path("training") / run / "vectors"), "--nlp.lang", args["lang"],
+            "--system.seed", str(seed)]
+
+
+def time_models(models: Dict[str, spacy.Language], texts: List[str], rounds: int, min_seconds: float,
+                batch_size: int) -> Dict[str, Dict[str, float]]:
+    """Median docs/s over interleaved rounds: raw text end to end, and pre-tokenized."""
+    speed = speed_rounds(models, texts, rounds, min_seconds, batch_size, random.Random(0))
+    return {name: {"raw_docs_per_sec": median_of(speed[name]["raw"]),
+                   "pretokenized_docs_per_sec": median_of(speed[name]["pretokenized"])} for name in models}
+
+
+def main(
+    run: str = typer.Argument(..., help="The run's folder under corpus/ and training/ (after `all`)"),
+    configs: str = typer.Option(..., help="Comma-separated student configs; the first is the shipped one"),
+    n_seeds: int = typer.Option(3), checkpoint: str = typer.Option("model-last"), evals: int = typer.Option(10),
+    student_original: str = typer.Option("train_teacher"), lang: str = typer.Option("nl"),
+    gpu_id: int = typer.Option(-1), speed_docs: int = typer.Option(300), rounds: int = typer.Option(3),
+    min_round_seconds: float = typer.Option(1.0), batch_size: int = typer.Option(1000),
+):
+    paths = [Path(c.strip()) for c in configs.split(",") if c.strip()]
+    for path in paths:
+        if path.suffix != ".cfg" or not path.exists():
+            raise InputError(f"student config '{path}': no such .cfg file; fix the var student_configs")
+    names = [p.stem for p in paths]
+    if len(set(names)) != len(names):
+        raise InputError(f"student_configs names one file name twice ({', '.join(names)}); give each its own name")
+    corpus, training = check_run(run, n_seeds, checkpoint)
+    metrics_path = require(training / "metrics.json", "the run's metrics", "evaluate")
+    metrics = json.loads(metrics_path.read_text())
+    if metrics["test_sha256"] != sha256_of(corpus / "test.spacy"):
+        raise InputError(f"{metrics_path} scored another test set than {corpus / 'test.spacy'}; rerun `evaluate`")
+    args = {"evals": evals, "gpu_id": gpu_id, "lang": lang, "student_original": student_original}
+    for seed in range(n_seeds):
+        for path, name in zip(paths, names):
+            for route in ROUTES:
+                output = training / "students" / name / route / str(seed)
+                cmd = train_command(path, route, seed, output, run, args)
+                if is_trained(output, inputs_signature(cmd, output)):
+                    msg.info(f"{name} {route}, seed {seed}: already trained with these inputs")
+                    continue
+                msg.divider(f"{name} {route}, seed {seed}")
+                train_seed(cmd, output, f"{name} ({route})", seed)
+    gold = list(DocBin().from_disk(corpus / "test.spacy").get_docs(spacy.blank(lang).vocab))
+    indices = resample_indices(len(gold))
+    teacher_correct = numpy.array(metrics["models"]["teacher"]["correct"])
+    correct: Dict[str, numpy.ndarray] = {}
+    for name in names:
+        for route in ROUTES:
+            rows = []
+            for seed in range(n_seeds):
+                rows.append(score_docs(spacy.load(training / "students" / name / route / str(seed) / checkpoint),
+                                       gold)[0])
+            correct[f"{name}/{route}"] = numpy.array(rows)
+        msg.info(f"Scored {name}, both routes, {n_seeds} seeds")
+    seed0 = {name: training / "students" / name / "distilled" / "0" / checkpoint for name in names}
+    models = {name: spacy.load(path) for name, path in seed0.items()}
+    texts = [d.text for d in gold[:speed_docs]]
+    speed = time_models(models, texts, rounds, min_round_seconds, batch_size)
+    tokenizer = float(numpy.median([tokenizer_speed(models[names[0]], texts, min_round_seconds)
+                                    for _ in range(rounds)]))
+    teacher = metrics["models"]["teacher"]
+    students = {}
+    for name, path in zip(names, paths):
+        distilled = correct[f"{name}/distilled"]
+        students[name] = {
+            "config": str(path), **accuracy_summary(distilled, indices),
+            "gold": accuracy_summary(correct[f"{name}/gold"], indices),
+            "vs_gold": paired_difference(distilled, correct[f"{name}/gold"], indices),
+            "vs_shipped": paired_difference(distilled, correct[f"{names[0]}/distilled"], indices),
+            "vs_teacher": paired_difference(distilled, teacher_correct, indices),
+            **speed[name], "share_of_tokenizer": speed[name]["raw_docs_per_sec"] / tokenizer,
+            "speedup_vs_teacher_fp32": speed[name]["raw_docs_per_sec"] / teacher["raw_docs_per_sec"],
+            "size_mb": dir_size_mb(seed0[name]), "share_of_teacher_size": dir_size_mb(seed0[name]) / teacher["size_mb"],
+            "params": count_params(models[name]), "vector_floats": int(models[name].vocab.vectors.data.size),
+        }
+    result = {
+        "run": run, "n_seeds": n_seeds, "checkpoint": checkpoint, "n_test": len(gold),
+        "test_sha256": metrics["test_sha256"], "shipped": names[0], "students": students,
+        "teacher": {"accuracy": teacher["accuracy"], "ci": teacher["accuracy_ci"], "size_mb": teacher["size_mb"],
+                    "raw_docs_per_sec": teacher["raw_docs_per_sec"]},
+        "tokenizer_docs_per_sec": tokenizer,
+        "speed": {"docs": len(texts), "rounds": rounds, "min_round_seconds": min_round_seconds,
+                  "batch_size": batch_size, "model": f"seed 0, {checkpoint}"},
+        "intervals": "95% bootstrap over test docs and seeds together (hierarchical), paired for differences",
+        "correct": {k: v.astype(int).tolist() for k, v in correct.items()},
+    }
+    (training / "students.json").write_text(json.dumps(result, indent=2))
+    (training / "students.md").write_text(students_markdown(result))
+    frontier_plot(result, training / "students.png")
+    msg.good(f"Wrote {training / 'students.json'}, students.md and students.png")
+
+
+def students_markdown(r: Dict) -> str:
+    lines = [f"# {r['run']}: student architectures, {r['n_seeds']} seeds ({r['checkpoint']}), {r['n_test']} test docs",
+             "", f"Intervals: {r['intervals']}. Speed: {r['speed']['docs']} test texts, median of "
+             f"{r['speed']['rounds']} rounds, batch {r['speed']['batch_size']}, {r['speed']['model']}. The tokenizer "
+             f"alone: {r['tokenizer_docs_per_sec']:,.0f} docs/s.", "",
+             "| student | accuracy [95% CI] | same model, gold labels | gain over gold | docs/s end to end "
+             "(pre-tokenized) | % of tokenizer | x teacher (fp32) | MB | % of teacher |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, s in r["students"].items():
+        gain = s["vs_gold"]
+        lines.append(
+            f"| {name}{' (shipped)' if name == r['shipped'] else ''} | {fmt_pct(s['accuracy'])} {fmt_ci(s['ci'])} | "
+            f"{fmt_pct(s['gold']['accuracy'])} {fmt_ci(s['gold']['ci'])} | {100 * gain['difference']:+.1f} "
+            f"{fmt_ci(gain['ci'], True)} | {s['raw_docs_per_sec']:,.0f} ({s['pretokenized_docs_per_sec']:,.0f}) | "
+            f"{100 * s['share_of_tokenizer']:.0f} | {s['speedup_vs_teacher_fp32']:.0f} | {s['size_mb']:.1f} | "
+            f"{100 * s['share_of_teacher_size']:.1f} |")
+    t = r["teacher"]
+    lines += [f"| teacher | {fmt_pct(t['accuracy'])} {fmt_ci(t['ci'])} | | | {t['raw_docs_per_sec']:,.1f} | | 1 | "
+              f"{t['size_mb']:.1f} | 100 |", ""]
+    for name, s in r["students"].items():
+        lines.append(difference_line(f"{name} - its gold-label twin", s["vs_gold"]))
+        if name != r["shipped"]:
+            lines.append(difference_line(f"{name} - {r['shipped']}", s["vs_shipped"]))
+        lines.append(difference_line(f"{name} - teacher", s["vs_teacher"]))
+    return "\n".join(lines) + "\n"
+
+
+def frontier_plot(r: Dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, s in r["students"].items():
+        for acc, ci, fill in ((s["accuracy"], s["ci"], True), (s["gold"]["accuracy"], s["gold"]["ci"], False)):
+            ax.errorbar(s["raw_docs_per_sec"], 100 * acc, yerr=[[100 * (acc - ci[0])], [100 * (ci[1] - acc)]],
+                        fmt="o", mfc=None if fill else "white", capsize=3, color=f"C{list(r['students']).index(name)}",
+                        label=f"{name} ({s['size_mb']:.1f} MB)" if fill else None)
+    t = r["teacher"]
+    ax.errorbar(t["raw_docs_per_sec"], 100 * t["accuracy"], yerr=[[100 * (t["accuracy"] - t["ci"][0])],
+                [100 * (t["ci"][1] - t["accuracy"])]], fmt="s", color="black", capsize=3,
+                label=f"teacher ({t['size_mb']:.0f} MB)")
+    ax.axvline(r["tokenizer_docs_per_sec"], color="grey", linestyle=":", label="tokenizer alone")
+    ax.set_xscale("log")
+    ax.set_xlabel("docs/s end to end (raw text, 2 CPU cores)")
+    ax.set_ylabel("test accuracy % (95% CI)")
+    ax.set_title(f"{r['run']}: students distilled (filled) and on gold labels (open)")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,469 @@
+"""Every language with data: the whole pipeline per language, one summary table and plot.
+
+By default (`teacher_langs` "all") one teacher is fine-tuned on the pooled training
+reviews of every language run (training/languages-pooled/teacher) and labels every
+language's synthetic data; each language then runs in training/languages-pooled/{lang}.
+A list names the languages pooled; a language outside it is marked: its teacher saw no
+labelled review of it (cross-lingual transfer).
+
+With `teacher_langs` "own", each language gets its own teacher. The project's own
+language then runs in the project itself, so what `spacy project run all` and `seeds`
+finished is reused (weasel decides, as for any rerun); every other language runs in a
+project copy of its own, training/languages/{lang}. Copies have their own lockfiles, so
+languages never make each other redo steps, and share the fetched archives, the
+backbone and the taggers (each built once, in training/taggers/{lang}). When both kinds
+of run have finished, the summary compares them per language, paired on the same test
+reviews.
+
+With n_seeds >= 2 the student and the baseline are also trained with seeds 0..n-1,
+and the summary shows their mean over seeds with pooled intervals.
+
+With --jobs 2 (the default) two languages run side by side, each with half the cores:
+torch's speed-up from a second thread is small, and spaCy's own training uses one core,
+so two single-threaded runs finish more work than one run with both cores. Each
+language's step output then goes to training/{run}/languages.log in its folder.
+"""
+import json
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import typer
+from wasabi import msg
+
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.evaluation.measure import MODEL_NAMES, fmt_ci, fmt_pct, headline, paired_difference, resample_indices, too_wide_note
+from scripts.experiments.subproject import POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, run_in
+
+LINKS = ("assets", "training/taggers")
+# The original experiment's average over its six languages (student against baseline).
+ORIGINAL_AVERAGE = {"points": 7.3, "error_reduction": 0.39, "gap_closed": 0.87}
+OWN, POOLED = "own", "pooled"
+# Language code for the pooled teacher's tokenizer: spaCy's multi-language class.
+POOLED_LANG = "xx"
+# What torch (OpenMP) and numpy's BLAS read for their thread counts.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def language_default(root: Path, name: str, var: str) -> str:
+    """A var as project.yml gives it to a run of language `name` (e.g. `reviews` is
+    assets/reviews/{lang}.jsonl there): the pattern stays stated once, in project.yml."""
+    from weasel.util import load_project_config
+
+    return str(load_project_config(root, overrides={"vars.lang": name})["vars"][var])
+
+
+def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str, Path]:
+    """lang -> its reviews file: each listed language reads project.yml's `reviews` for its
+    lang (assets/reviews/{lang}.jsonl), and the project's own `lang` reads `reviews` as
+    given (so a user adds a language, or points one at their own file, with --vars.lang
+    and --vars.reviews)."""
+    names = [x.strip() for x in langs.split(",") if x.strip()]
+    if lang not in names:
+        names.append(lang)
+    plan = {}
+    for name in names:
+        path = (root / (reviews if name == lang else language_default(root, name, "reviews"))).resolve()
+        if not path.exists():
+            raise InputError(f"{path}: no reviews for '{name}'; run `spacy project run convert-reviews`, drop "
+                             f"'{name}' from the var languages, or pass --vars.lang {name} --vars.reviews FILE")
+        plan[name] = path
+    return plan
+
+
+def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
+    """The languages whose training reviews the pooled teacher learns from: "all" every
+    language run; "own" (or empty) [], one teacher per language; else the listed ones."""
+    if text.strip() in (OWN, ""):
+        return []
+    if text.strip() == "all":
+        return list(plan)
+    names = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    unknown = [n for n in names if n not in plan]
+    if unknown:
+        raise InputError(f"teacher_langs '{text}': {', '.join(unknown)} not among the languages run "
+                         f"({', '.join(plan)}); the pooled teacher learns from their training splits, so add "
+                         "them to the var languages or drop them from teacher_langs")
+    return names
+
+
+def workflow_steps(project: Path, workflow: str) -> List[str]:
+    from weasel.util import load_project_config
+
+    return list(load_project_config(project)["workflows"][workflow])
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def thread_env(jobs: int, cores: int) -> Optional[Dict]:
+    """The environment of one of `jobs` runs side by side: the cores shared out, so that
+    the runs do not fight over them. None (inherit everything) for one run at a time."""
+    if jobs <= 1:
+        return None
+    return {**os.environ, **{name: str(max(1, cores // jobs)) for name in THREAD_VARS}}
+
+
+def side_by_side(tasks: List[Callable], jobs: int) -> List:
+    """Run the tasks `jobs` at a time, in the order given; their results in that order.
+    A failed task lets the others finish (their work is kept), then its error is raised."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(task) for task in tasks]
+    results, failures = [], []
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            results.append(future.result())
+        elif isinstance(error, InputError):
+            failures.append(str(error))
+        else:
+            raise error
+    if failures:
+        raise InputError("; ".join(failures))
+    return results
+
+
+def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record: Dict, part: str,
+             env: Optional[Dict] = None, log: Optional[Path] = None) -> None:
+    """Run `steps` in `project` unless weasel would skip them all; time what ran. A part
+    finished earlier keeps its recorded time, or is marked as done by another run."""
+    todo = pending_steps(project, steps, overrides)
+    if not todo:
+        if part not in record["wall_seconds"] and part not in record["reused"]:
+            record["reused"].append(part)
+            msg.info(f"{what}: already done by an earlier run; reused")
+        return
+    msg.divider(what)
+    if log is not None:
+        msg.info(f"{what}: output in {log}")
+    start = time.time()
+    for number, step in enumerate(steps, start=1):  # weasel skips the finished ones
+        if log is not None:  # beside other languages: one console line per step, the rest in the log
+            msg.info(f"{what}: step {number}/{len(steps)} {step}, {(time.time() - start) / 60:.1f} min so far")
+        run_in(project, step, overrides, what, env=env, log=log)
+    record["wall_seconds"][part] = round(time.time() - start, 1)
+    record["reused"] = [p for p in record["reused"] if p != part]
+
+
+def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
+                 steps: List[str], env: Optional[Dict] = None, to_log: bool = False) -> Dict:
+    """Tagger (once per language), the run's steps and the seeds, in `project`; with
+    `to_log` (run beside other languages) the steps' output goes to the language's log."""
+    log = project / "training" / run / "languages.log" if to_log else None
+    record_path = project / "training" / run / "language.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    record = {"wall_seconds": record.get("wall_seconds", {}), "reused": record.get("reused", [])}
+    if not (root / "training" / "taggers" / lang / "model-best").exists():
+        run_part(project, ["tagger-data", "tagger"], overrides, f"{lang}: tagger", record, "tagger", env, log)
+    run_part(project, steps, overrides, f"{lang}: teacher, student and baseline", record, "point", env, log)
+    if n_seeds >= 2:
+        run_part(project, ["train-seeds"], overrides, f"{lang}: {n_seeds} seeds", record, "seeds", env, log)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(record, indent=2))
+    metrics = json.loads((project / "training" / run / "metrics.json").read_text())
+    seeds = json.loads((project / "training" / run / "seeds.json").read_text()) if n_seeds >= 2 else None
+    return language_row(lang, metrics, seeds, record["wall_seconds"], record["reused"])
+
+
+def pool_corpora(sources: List[Path], target: Path, seed: int) -> None:
+    """The docs of every source in one shuffled DocBin (so that any first-n use, such as the
+    teacher's linear probe, sees every language); rewritten only if its contents change
+    (weasel hashes it)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    vocab = spacy.blank(POOLED_LANG).vocab
+    docs = [doc for source in sources for doc in DocBin(store_user_data=True).from_disk(source).get_docs(vocab)]
+    random.Random(seed).shuffle(docs)
+    data = DocBin(store_user_data=True, docs=docs).to_bytes()
+    if not target.exists() or target.read_bytes() != data:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_langs: List[str],
+                   passed: Dict) -> Dict:
+    """Fine-tune one teacher on the pooled train (and dev) reviews of `teacher_langs`."""
+    project = make_subproject(folder / "teacher", root, LINKS)
+    for split in ("train", "dev"):
+        pool_corpora([corpora[lang] / f"{split}.spacy" for lang in teacher_langs],
+                     project / "corpus" / POOLED / f"{split}.spacy", int(passed.get("seed", 0)))
+    overrides = {**passed, "lang": POOLED_LANG, "run": POOLED}
+    record = {"wall_seconds": {}, "reused": []}
+    record_path = project / "training" / POOLED / "teacher_record.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+    run_part(project, ["train-teacher"], overrides, f"pooled teacher ({', '.join(teacher_langs)})", record, "teacher")
+    record_path.write_text(json.dumps(record, indent=2))
+    schedule = json.loads((project / "training" / POOLED / "teacher" / "schedule.json").read_text())
+    return {"path": project / "training" / POOLED / "teacher" / "model-last", "langs": teacher_langs,
+            "n_train": schedule["n_examples"], "steps": schedule["max_steps"], **record}
+
+
+def link_teacher(project: Path, run: str, teacher: Path) -> None:
+    """Point the language's teacher folder at the shared teacher (a relative link)."""
+    link = project / "training" / run / "teacher" / "model-last"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(teacher, link.parent)
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise InputError(f"{link}: a teacher trained for this language is in the way of the pooled one; remove "
+                         f"{project} to run the pooled teacher there")
+    link.symlink_to(target, target_is_directory=True)
+
+
+def language_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, reused: List[str]) -> Dict:
+    """One language's numbers: from the seeds when they ran (student and baseline as the
+    mean over seeds, pooled intervals), else from the single run's metrics."""
+    m = metrics["models"]
+    row = {"lang": lang, "n_train": metrics["n_train"], "n_test": metrics["n_test"],
+           "test_sha256": metrics.get("test_sha256"), **headline(metrics, seeds),
+           "docs_per_sec": {n: m[n]["docs_per_sec"] for n in MODEL_NAMES},
+           "wall_seconds": wall, "reused": reused,
+           # per test doc, for paired comparisons with the other kind of teacher (per seed with seeds)
+           "correct": {n: (seeds or {}).get("correct", {}).get(n) or m[n].get("correct") for n in MODEL_NAMES}}
+    row["too_wide"] = too_wide_note(row["student_vs_baseline"], row["n_test"])
+    return row
+
+
+def wall_text(row: Dict) -> str:
+    minutes = f"{sum(row['wall_seconds'].values()) / 60:.1f} min"
+    return minutes + (f" (+ {', '.join(row['reused'])} reused)" if row["reused"] else "")
+
+
+def pass_wall_text(row: Dict) -> str:
+    """One pass of the pipeline for a language (its seeds and tagger left out)."""
+    if "point" in row["wall_seconds"]:
+        return f"{row['wall_seconds']['point'] / 60:.1f} min"
+    return "reused" if "point" in row["reused"] else "-"
+
+
+def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None, run: Optional[Dict] = None) -> str:
+    if teacher:
+        seen = ", ".join(teacher["langs"])
+        intro = (f"One teacher for every language, fine-tuned on the pooled training reviews of {seen} "
+                 f"({teacher['n_train']} reviews, {teacher['steps']} steps). A teacher marked † saw no labelled "
+                 "review of that language (cross-lingual transfer).")
+    else:
+        intro = "Each language has its own teacher, fine-tuned on that language's training reviews."
+    lines = ["# Results across languages", "", intro, "",
+             "Test accuracy in %, 95% bootstrap intervals over test docs (paired for differences). With several "
+             "seeds, baseline and student are the mean over seeds and their intervals pool the seeds; the "
+             "teacher is one model. Speed-up is the student's docs/s over the teacher's (CPU, measured beside "
+             "the run's other steps only if the machine was busy).", "",
+             "| lang | n_train | n_test | seeds | baseline | teacher | student | student - baseline | error reduction "
+             "| gap closed | student docs/s | teacher docs/s | speed-up | wall time |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        diff = r["student_vs_baseline"]
+        speed = r["docs_per_sec"]
+        cross = "†" if teacher and r["lang"] not in teacher["langs"] else ""
+        cells = [f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" + (cross if n == "teacher" else "")
+                 for n in MODEL_NAMES]
+        lines.append(
+            f"| {r['lang']} | {r['n_train']} | {r['n_test']} | {r['n_seeds']} | " + " | ".join(cells)
+            + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)}"
+            + f" | {fmt_pct(r['error_reduction'])} {fmt_ci(r['error_reduction_ci'])}"
+            + f" | {fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])}"
+            + f" | {speed['student']:.0f} | {speed['teacher']:.1f} | {speed['student'] / speed['teacher']:.0f}x"
+            + f" | {wall_text(r)} |")
+    lines.append(average_row(rows))
+    lines.append(f"| original experiment (6 languages) | | | | | | | +{ORIGINAL_AVERAGE['points']} | "
+                 f"{100 * ORIGINAL_AVERAGE['error_reduction']:.0f} | {100 * ORIGINAL_AVERAGE['gap_closed']:.0f} "
+                 "| | | | |")
+    notes = []
+    if teacher:
+        notes.append(f"- The pooled teacher trained once, in {sum(teacher['wall_seconds'].values()) / 60:.1f} min"
+                     + (" (reused)" if teacher["reused"] else "") + "; the wall times above do not include it.")
+        notes += [f"- **{r['lang']}: cross-lingual transfer: the teacher saw no labelled {r['lang']} review.**"
+                  for r in rows if r["lang"] not in teacher["langs"]]
+    for r in rows:
+        if r["too_wide"]:
+            notes.append(f"- **{r['lang']}: student - baseline {r['too_wide']}.**")
+        elif not r["student_vs_baseline"]["excludes_zero"]:
+            notes.append(f"- {r['lang']}: student - baseline is not measurable (the interval spans 0).")
+        if r["why_null"]:
+            notes.append(f"- {r['lang']}: no gap closed or error reduction: {r['why_null']}.")
+        steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in r["wall_seconds"].items())
+        reused = f"; reused from an earlier run: {', '.join(r['reused'])}" if r["reused"] else ""
+        notes.append(f"- {r['lang']} wall time: {steps or 'nothing ran'}{reused}.")
+    if run:
+        side = (f"{run['jobs']} languages side by side, {run['threads']} thread(s) each, so the times per "
+                "language overlap" if run["jobs"] > 1 else "one language at a time")
+        notes.append(f"- This run of every language: {run['wall_seconds'] / 60:.1f} min wall ({side}).")
+    return "\n".join(lines + [""] + notes + ["", "![results across languages](summary.png)", ""])
+
+
+def average_row(rows: List[Dict]) -> str:
+    """The mean over languages of each point estimate (intervals are per language only)."""
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    acc = {n: mean([r["accuracy"][n] for r in rows]) for n in MODEL_NAMES}
+    diff = mean([r["student_vs_baseline"]["difference"] for r in rows])
+    return (f"| average ({len(rows)} languages) | | | | " + " | ".join(fmt_pct(acc[n]) for n in MODEL_NAMES)
+            + f" | {100 * diff:+.1f} | {fmt_pct(mean([r['error_reduction'] for r in rows]))} | "
+            f"{fmt_pct(mean([r['gap_closed'] for r in rows]))} | | | | |")
+
+
+def compare_teachers(own: Dict, pooled: Dict) -> str:
+    """Per language: teacher and student with the pooled teacher against their own teacher,
+    paired on the same test reviews, and the wall time of each kind of run."""
+    lines = ["## One teacher per language against one pooled teacher", "",
+             f"Pooled teacher: {', '.join(pooled['teacher']['langs'])} "
+             f"({pooled['teacher']['n_train']} reviews, {pooled['teacher']['steps']} steps, "
+             f"{sum(pooled['teacher']['wall_seconds'].values()) / 60:.1f} min). Differences are pooled - own, "
+             "paired 95% intervals (students: mean over each run's seeds; seeds own / pooled in the last column). "
+             "† marks a language the pooled teacher saw no labels of. Wall time is one pass of the pipeline "
+             "(teacher, labelling, student, baseline), so that runs with different seed counts compare; the "
+             "pooled teacher's own training is counted once, in the total.", "",
+             "| lang | teacher own | teacher pooled | pooled - own | student own | student pooled | pooled - own "
+             "| wall own | wall pooled | seeds |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by_lang = {r["lang"]: r for r in pooled["rows"]}
+    for a in own["rows"]:
+        b = by_lang.get(a["lang"])
+        if b is None:
+            continue
+        cells = []
+        same_test = a["test_sha256"] and a["test_sha256"] == b["test_sha256"]
+        for name in ("teacher", "student"):
+            diff = "-"
+            if same_test and a["correct"][name] and b["correct"][name]:
+                d = paired_difference(b["correct"][name], a["correct"][name], resample_indices(a["n_test"]))
+                diff = f"{100 * d['difference']:+.1f} {fmt_ci(d['ci'], True)}" + (
+                    "" if d["excludes_zero"] else " (no measurable difference)")
+            cross = "†" if name == "teacher" and a["lang"] not in pooled["teacher"]["langs"] else ""
+            cells += [f"{fmt_pct(a['accuracy'][name])} {fmt_ci(a['ci'][name])}",
+                      f"{fmt_pct(b['accuracy'][name])} {fmt_ci(b['ci'][name])}" + cross, diff]
+        lines.append(f"| {a['lang']} | " + " | ".join(cells) + f" | {pass_wall_text(a)} | {pass_wall_text(b)} | "
+                     f"{a['n_seeds']} / {b['n_seeds']} |")
+    total_own = sum(r["wall_seconds"].get("point", 0.0) for r in own["rows"])
+    total_pooled = sum(r["wall_seconds"].get("point", 0.0) for r in pooled["rows"]) + sum(
+        pooled["teacher"]["wall_seconds"].values())
+    lines += ["", f"Wall time of one pass over every language (reused passes not counted): "
+              f"own teachers {total_own / 60:.1f} min, pooled teacher {total_pooled / 60:.1f} min "
+              "(its one teacher included).", ""]
+    return "\n".join(lines)
+
+
+def plot(rows: List[Dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 2, 4))
+    width = 0.8 / len(MODEL_NAMES)
+    for i, name in enumerate(MODEL_NAMES):
+        xs = [j + (i - 1) * width for j in range(len(rows))]
+        acc = [100 * r["accuracy"][name] for r in rows]
+        err = [[a - 100 * r["ci"][name][0] for a, r in zip(acc, rows)],
+               [100 * r["ci"][name][1] - a for a, r in zip(acc, rows)]]
+        ax.bar(xs, acc, width, yerr=err, capsize=3, label=name)
+    ax.set_xticks(range(len(rows)), [f"{r['lang']}\nn={r['n_train']}/{r['n_test']}" for r in rows])
+    ax.set_ylim(40, 100)
+    ax.set_ylabel("test accuracy (%), 95% interval")
+    ax.set_title("Baseline, teacher and student per language (n = train/test reviews)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(
+    langs: str = typer.Option("nl,fr,en,es,de", help="Comma-separated languages, each read from "
+                              "assets/reviews/{lang}.jsonl"),
+    lang: str = typer.Option("nl", help="The project's own language, read from --reviews (added if not listed)"),
+    run: str = typer.Option("nl", help="The project's own run folder (var run); its language runs in the project"),
+    reviews: str = typer.Option("assets/reviews/nl.jsonl"),
+    n_seeds: int = typer.Option(3, help="Seeds for student and baseline per language; 1: one run only"),
+    seed_routes: str = typer.Option("routes", help="The project's seed_routes, for its own language; the "
+                                    "other languages train student and baseline only"),
+    teacher_langs: str = typer.Option("all", help="Languages whose pooled training reviews fine-tune one shared "
+                                      "teacher: 'all' every language run, 'own' one teacher per language, or "
+                                      "a list such as nl,fr"),
+    jobs: int = typer.Option(2, help="Languages run side by side, sharing the cores out (1: one after another, "
+                             "each with every core)"),
+    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
+                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
+    output_dir: Path = typer.Option(Path("training")),
+):
+    if n_seeds < 1:
+        raise InputError(f"n-seeds must be at least 1, got {n_seeds}; fix the var n_seeds")
+    if jobs < 1:
+        raise InputError(f"jobs must be at least 1, got {jobs}; fix the var languages_jobs")
+    start = time.time()
+    root = Path.cwd()
+    passed = {**parse_recipe(recipe_text), "n_seeds": n_seeds}
+    plan = plan_languages(langs, lang, reviews, root)
+    pooled_langs = parse_teacher_langs(teacher_langs, plan)
+    require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
+    point = workflow_steps(root, POINT_WORKFLOW)
+
+    def language_vars(name: str, path: Path) -> Dict:
+        # The tagger and extra_tests vars are for the project's own language; the others use
+        # their offline taggers and project.yml's extra test folder for their language.
+        extra = passed.get("extra_tests", "") if name == lang else language_default(root, name, "extra_tests")
+        return {**passed, "lang": name, "run": name, "reviews": str(path), "seed_routes": "no-routes",
+                "extra_tests": str((root / extra).resolve()) if extra else "",
+                "tagger": passed.get("tagger", "train") if name == lang else "train"}
+
+    # The project's own language first: with its seed routes it is the longest run.
+    order = sorted(plan, key=lambda name: name != lang)
+    env, parallel = thread_env(jobs, usable_cores()), jobs > 1 and len(plan) > 1
+
+    def run_all_languages(project_of: Dict[str, Path], steps: List[str]) -> List[Dict]:
+        tasks = []
+        for name in order:
+            if name == lang and project_of[name] == root:  # `all` and `seeds` may have done it
+                overrides = {**passed, "lang": lang, "run": run, "reviews": reviews, "seed_routes": seed_routes}
+                tasks.append(partial(run_language, root, root, name, run, overrides, n_seeds, steps, env, parallel))
+            else:
+                tasks.append(partial(run_language, project_of[name], root, name, name,
+                                     language_vars(name, plan[name]), n_seeds, steps, env, parallel))
+        by_lang = dict(zip(order, side_by_side(tasks, jobs if parallel else 1)))
+        return [by_lang[name] for name in plan]
+
+    teacher = None
+    if not pooled_langs:
+        mode = OWN
+        projects = {name: root if name == lang else make_subproject(root / "training" / "languages" / name, root,
+                                                                    LINKS) for name in plan}
+        rows = run_all_languages(projects, point)
+    else:
+        mode, folder = POOLED, root / "training" / "languages-pooled"
+        projects = {name: make_subproject(folder / name, root, LINKS) for name in plan}
+        for name, path in plan.items():
+            run_in(projects[name], "corpus", language_vars(name, path), f"the {name} corpus")
+        teacher = pooled_teacher(folder, root, {n: p / "corpus" / n for n, p in projects.items()}, pooled_langs,
+                                 passed)
+        for name in plan:
+            link_teacher(projects[name], name, teacher["path"])
+        rows = run_all_languages(projects, [s for s in point if s != "train-teacher"])
+        teacher = {k: (str(v) if isinstance(v, Path) else v) for k, v in teacher.items()}
+    result = {"mode": mode, "teacher": teacher, "rows": rows,
+              "run": {"jobs": jobs if parallel else 1, "threads": int(env["OMP_NUM_THREADS"]) if env else None,
+                      "wall_seconds": round(time.time() - start, 1)}}
+    (output_dir / f"languages-{mode}.json").write_text(json.dumps(result, indent=2))
+    (output_dir / "languages.json").write_text(json.dumps(result, indent=2))
+    text = summary_markdown(rows, teacher, result["run"])
+    other = output_dir / f"languages-{POOLED if mode == OWN else OWN}.json"
+    if other.exists():
+        both = {mode: result, OWN if mode == POOLED else POOLED: json.loads(other.read_text())}
+        text += "\n" + compare_teachers(both[OWN], both[POOLED])
+    (output_dir / "summary.md").write_text(text)
+    plot(rows, output_dir / "summary.png")
+    msg.good(f"Wrote {output_dir / 'summary.md'}, summary.png and languages.json")
+
+
+if __name__ == "__main__":
+    run_cli(main)

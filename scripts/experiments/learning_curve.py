@@ -1,0 +1,143 @@
+"""Learning curve: baseline, teacher and student against the number of labelled reviews.
+
+One dev set and one large test set are fixed (dev first, then a training pool, then every
+other review as test; see make_corpus.py), and each training set is the first n reviews
+of the pool, so the sets are nested. At each size the whole per-run pipeline runs (teacher,
+augmentation, labelling, student, baseline, evaluation) in a project copy of its own,
+training/curve-{lang}/n{size}, so neither the main project's lockfile nor another size's
+is touched. A finished size is reused only while its settings (the configs and the
+resolved step commands) are unchanged; weasel resumes a size cut off part-way.
+"""
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import typer
+from wasabi import msg
+
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.evaluation.measure import MODEL_NAMES, fmt_ci, fmt_pct, headline
+from scripts.experiments.subproject import (POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, point_fingerprint,
+                        run_in)
+
+# Shared with the main project: fetched data, the backbone and the taggers.
+LINKS = ("assets", "training/taggers")
+POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
+
+
+def point_vars(lang: str, n_train: int, pool: int, n_dev: int, seed: int, passed: Dict) -> Dict:
+    return {**passed, "lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
+            "n_test": 0, "seed": seed, **POINT_VARS}
+
+
+def plot(points: List[Dict], path: Path, lang: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = [p["n_train"] for p in points]
+    rows = [headline(p, p.get("seeds")) for p in points]
+    for name in MODEL_NAMES:
+        acc = [100 * r["accuracy"][name] for r in rows]
+        lo = [100 * r["ci"][name][0] for r in rows]
+        hi = [100 * r["ci"][name][1] for r in rows]
+        ax.plot(sizes, acc, marker="o", label=name)
+        ax.fill_between(sizes, lo, hi, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("labelled training reviews")
+    ax.set_ylabel("test accuracy (%), 95% interval")
+    ax.set_title(f"{lang}: learning curve ({points[0]['n_test']} test reviews)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def curve_markdown(points: List[Dict], lang: str) -> str:
+    lines = [f"# Learning curve: {lang}", "",
+             f"Dev {points[0]['n_dev']} and test {points[0]['n_test']} reviews, the same at every size; "
+             "accuracy in %, 95% bootstrap intervals (paired for the difference). With several seeds, student "
+             "and baseline are the mean over seeds, their intervals pooled over seeds; one teacher per size.", "",
+             "| n_train | synthetic | seeds | baseline | teacher | student | student - baseline | gap closed "
+             "| wall time |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [headline(p, p.get("seeds")) for p in points]
+    for p, r in zip(points, rows):
+        diff = r["student_vs_baseline"]
+        gap = f"{fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])}" if r["gap_closed"] is not None else "-"
+        wall = f"{p['wall_seconds'] / 60:.1f} min" if p.get("wall_seconds") else "-"
+        lines.append(f"| {p['n_train']} | {p['n_synthetic']} | {r['n_seeds']} | "
+                     + " | ".join(f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" for n in MODEL_NAMES)
+                     + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)} | {gap} | {wall} |")
+    notes = [f"- n_train {p['n_train']}: gap closed not given, {r['why_null']}" for p, r in zip(points, rows)
+             if r["why_null"]]
+    return "\n".join(lines + [""] + notes + ["", "![learning curve](curve.png)", ""])
+
+
+def main(
+    lang: str = typer.Option("nl"),
+    sizes: str = typer.Option("100,200,500,1000", help="Comma-separated training-set sizes"),
+    pool: int = typer.Option(1000, help="Training pool; the largest size must fit in it"),
+    n_dev: int = typer.Option(500),
+    seed: int = typer.Option(0),
+    n_seeds: int = typer.Option(1, help="Seeds for student and baseline at each size (one teacher per size); "
+                                "1: one run only"),
+    seed_routes: str = typer.Option("routes", help="'routes': the seeds also train each model with the teacher's "
+                                    "vectors switched the other way; 'no-routes': student and baseline only"),
+    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
+                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
+):
+    try:
+        n_values = sorted({int(x) for x in sizes.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(f"sizes '{sizes}': give whole numbers separated by commas, e.g. 100,200,500,1000") from None
+    if not n_values or n_values[0] < 2 or n_values[-1] > pool:
+        raise InputError(f"sizes '{sizes}': each must be at least 2 and at most the pool ({pool}); fix the var "
+                         "curve_sizes or curve_pool")
+    passed = parse_recipe(recipe_text)
+    if "reviews" in passed:  # a path relative to this project, not to the copy the sizes run in
+        passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
+    root = Path.cwd()
+    require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
+    require(root / "training" / "taggers" / lang / "model-best", "the POS tagger", "tagger")
+    out_dir = root / "training" / f"curve-{lang}"
+    points = []
+    for n in n_values:
+        project = make_subproject(out_dir / f"n{n}", root, LINKS)
+        overrides = point_vars(lang, n, pool, n_dev, seed, passed)
+        metrics_path = project / "training" / f"n{n}" / "metrics.json"
+        record_path = metrics_path.with_name("point.json")
+        fingerprint = point_fingerprint(project, overrides)
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        if not metrics_path.exists() or record.get("fingerprint") != fingerprint:
+            if metrics_path.exists():
+                msg.warn(f"n_train = {n}: settings changed since it was run; running it again")
+                metrics_path.unlink()
+            msg.divider(f"learning curve: n_train = {n}")
+            record_path.parent.mkdir(parents=True, exist_ok=True)
+            seconds = run_in(project, POINT_WORKFLOW, overrides, f"the curve point n_train={n}")
+            record = {"fingerprint": fingerprint, "wall_seconds": round(seconds, 1)}
+            record_path.write_text(json.dumps(record, indent=2))
+        point = json.loads(metrics_path.read_text())
+        if n_seeds >= 2:  # student and baseline with seeds 0..n-1 against this size's teacher
+            seeds_vars = {**overrides, "n_seeds": n_seeds, "seed_routes": seed_routes}
+            if "seeds_wall_seconds" not in record or pending_steps(project, ["train-seeds"], seeds_vars):
+                msg.divider(f"learning curve: n_train = {n}, {n_seeds} seeds")
+                record["seeds_wall_seconds"] = round(run_in(project, "seeds", seeds_vars,
+                                                            f"the seeds at n_train={n}"), 1)
+                record_path.write_text(json.dumps(record, indent=2))
+            point["seeds"] = json.loads((metrics_path.parent / "seeds.json").read_text())
+        stats = json.loads((project / "corpus" / f"n{n}" / "stats.json").read_text())
+        point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"],
+                     wall_seconds=record["wall_seconds"] + (record.get("seeds_wall_seconds", 0) if n_seeds >= 2 else 0))
+        points.append(point)
+    (out_dir / "curve.json").write_text(json.dumps(points, indent=2))
+    (out_dir / "curve.md").write_text(curve_markdown(points, lang))
+    plot(points, out_dir / "curve.png", lang)
+    msg.good(f"Wrote {out_dir / 'curve.md'}, curve.json and curve.png")
+
+
+if __name__ == "__main__":
+    run_cli(main)

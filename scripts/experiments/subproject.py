@@ -1,0 +1,115 @@
+"""Folders of their own for workflows that must not touch the main project's lockfile
+(the smoke run, the learning curve, the languages): weasel keeps one lock entry per
+command name next to project.yml, so runs with other vars in one folder would make each
+other redo every step. Each curve size and each language therefore gets a folder whose
+project.yml, configs/ and scripts/ are links to the project's own: one copy of the code,
+so an edit reaches every run, and grep finds it once. The named data folders are linked
+too, so what was fetched or built once (archives, the backbone, the taggers) is shared."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+from wasabi import msg
+
+from scripts.shared.cli_support import InputError
+from scripts.shared.fingerprint import fingerprint
+
+PROJECT_FILES = ("project.yml", "configs", "scripts")
+# The steps of one run (a curve size or a language) after the shared data is in place.
+POINT_WORKFLOW = "point"
+
+
+def link_to(target: Path, source: Path) -> None:
+    """Make `target` a link to `source`. A link to elsewhere is replaced (only the link
+    goes); a real file or folder (a copy made by an earlier version of this project) is
+    set aside as NAME.old-copy, never deleted."""
+    if target.is_symlink():
+        if target.resolve() == source:
+            return
+        target.unlink()
+    elif target.exists():
+        aside = target.with_name(target.name + ".old-copy")
+        if aside.exists() or aside.is_symlink():
+            raise InputError(f"{target} is a real file or folder and {aside} exists too; move them away, "
+                             "then rerun (this folder should hold links to the project's own)")
+        target.rename(aside)
+        msg.warn(f"{target}: an earlier copy, set aside as {aside.name}; it is now a link to {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(source, target_is_directory=source.is_dir())
+
+
+def make_subproject(folder: Path, root: Path, links: Iterable[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        link_to(folder / name, (root / name).resolve())
+    for rel in links:
+        source, link = (root / rel).resolve(), folder / rel
+        source.mkdir(parents=True, exist_ok=True)
+        if not link.exists() or link.is_symlink():  # a real data folder already there is used as it is
+            link_to(link, source)
+    return folder
+
+
+def parse_recipe(text: str, project: Optional[Path] = None) -> Dict[str, str]:
+    """The recipe: project.yml's `recipe` var of `project` (default: here), with the
+    'key=value key=value' items of `text` over it. `spacy project run` hands the drivers
+    that var with the user's --vars overrides already in it; by hand, `text` can change a
+    few vars and keep the rest."""
+    from weasel.util import load_project_config
+
+    project = project or Path.cwd()
+    if not (project / "project.yml").exists():
+        raise InputError(f"{project}: no project.yml, so no recipe; run the workflow from the project folder")
+    base = str(load_project_config(project)["vars"]["recipe"])
+    recipe = {}
+    for source, items in (("project.yml's var recipe", base), ("--recipe", text)):
+        pairs = [item.split("=", 1) for item in items.split()]
+        bad = [item for item, pair in zip(items.split(), pairs) if len(pair) != 2 or not pair[0]]
+        if bad:
+            raise InputError(f"{source}: expected key=value items separated by spaces, got {bad[0]!r}; fix it")
+        recipe.update(pairs)
+    return recipe
+
+
+def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORKFLOW) -> str:
+    """What decides a run's results: the workflow's step commands with their vars, the
+    configs and the code (the project's own, through the folder's links)."""
+    from weasel.util import load_project_config
+
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
+    steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"][workflow]}
+    return fingerprint({"steps": steps}, [project / "configs"], code=project / "scripts")
+
+
+def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[Dict] = None,
+           log: Optional[Path] = None) -> float:
+    """`spacy project run NAME` in the copy with the given vars; the wall time in seconds.
+    With `log`, the step's output is appended there instead of the console (for runs
+    side by side); `env` replaces the environment (e.g. thread limits)."""
+    cmd = [sys.executable, "-m", "spacy", "project", "run", name, str(project),
+           *[f"--vars.{k}={v}" for k, v in overrides.items()]]
+    start = time.time()
+    if log is None:
+        code = subprocess.run(cmd, env=env).returncode
+        where = "the step output above"
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        where = f"the end of {log}"
+    if code != 0:
+        raise InputError(f"{what} failed; see {where}, then rerun (finished steps are skipped)")
+    return time.time() - start
+
+
+def pending_steps(project: Path, steps: List[str], overrides: Dict) -> List[str]:
+    """The steps weasel would run (not skip) in `project` with these vars."""
+    from weasel.cli.run import check_rerun
+    from weasel.util import load_project_config
+
+    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
+    commands = {c["name"]: c for c in config["commands"]}
+    return [s for s in steps if any(not (project / d).exists() for d in commands[s].get("deps", []))
+            or check_rerun(project, commands[s])]

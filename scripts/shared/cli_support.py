@@ -1,0 +1,72 @@
+"""Shared plumbing for the project's command-line scripts.
+
+Every script raises `InputError` for input a user can fix. `run_cli` turns it
+into one clear line on stderr and a non-zero exit, with no traceback.
+"""
+import hashlib
+import sys
+from pathlib import Path
+from typing import Callable, List
+
+import typer
+from wasabi import color
+
+
+class InputError(Exception):
+    """Bad input: the message names what is wrong, where, and how to fix it."""
+
+
+def script_command(module: str) -> List[str]:
+    """The command that runs one of the project's scripts, e.g. `scripts.shared.train`:
+    as a module from the project folder, as project.yml runs them (each stage's folder is
+    a package, so a script imports the others as `scripts.STAGE.NAME`)."""
+    return [sys.executable, "-m", module]
+
+
+def require(path: Path, what: str, step: str) -> Path:
+    """The one "file exists, else run step X first" check every script makes."""
+    if not Path(path).exists():
+        raise InputError(f"{path}: missing {what}; run `spacy project run {step}` first")
+    return Path(path)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def require_gpu(gpu_id: int) -> None:
+    """Use GPU `gpu_id`, or say in one line that there is none; -1 means the CPU."""
+    if gpu_id < 0:
+        return
+    import spacy
+
+    try:
+        spacy.require_gpu(gpu_id)
+    except Exception as err:  # thinc raises ValueError, cupy/torch their own errors
+        raise InputError(
+            f"gpu_id {gpu_id}: no usable GPU on this machine ({str(err).strip() or type(err).__name__}); "
+            "set the var gpu_id to -1 to run on the CPU"
+        ) from None
+
+
+def fail_line(text: str) -> None:
+    # wasabi wraps at the terminal width; an error stays one line so logs and tests can read it
+    line = f"✘ {text}"
+    print(color(line, fg="red", bold=True) if sys.stderr.isatty() else line, file=sys.stderr)
+
+
+def run_cli(main: Callable, config_overrides: bool = False) -> None:
+    """Run `main` as a typer command; with config_overrides, unknown `--a.b value` options
+    reach it through its typer.Context, as `spacy train` takes them."""
+    app = typer.Typer(add_completion=False)
+    settings = {"allow_extra_args": True, "ignore_unknown_options": True} if config_overrides else {}
+    app.command(context_settings=settings)(main)
+    try:
+        app()
+    except InputError as err:
+        fail_line(str(err))
+        sys.exit(1)

@@ -1,0 +1,88 @@
+"""Fit a temperature that makes the teacher's probabilities mean what they say.
+
+A fine-tuned transformer is often over-confident: its probabilities sit at 0 or 1 even
+where it is wrong, and such targets tell the student little. Temperature scaling (Guo
+et al. 2017) divides the teacher's log-probabilities by one number T and renormalises
+(for two classes: the log-odds divided by T), with T fitted on the dev set by
+multi-class log-loss; T does not change which label wins, only how sure the teacher is.
+The labeller applies it. Writes {"temperature": T, ...} with the dev log-loss and ECE
+before and after.
+"""
+import json
+from pathlib import Path
+
+import numpy
+import typer
+from spacy.tokens import DocBin
+from wasabi import msg
+
+from scripts.teacher.choose_runtime import read_chosen_runtime
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.evaluation.evaluate import calibration, gold_classes, score_docs
+from scripts.teacher.teacher_runtime import load_teacher
+
+def log_probs(probs: numpy.ndarray) -> numpy.ndarray:
+    return numpy.log(numpy.clip(probs, 1e-13, 1.0))  # a probability of 0 is a log of -29.9, not -inf
+
+
+def apply_temperature(probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
+    """Rows of class probabilities with their log-probabilities divided by T, renormalised
+    (T 1: unchanged). The labeller applies the fitted T with this too."""
+    if temperature == 1.0:
+        return probs
+    logp = log_probs(probs) / temperature
+    p = numpy.exp(logp - logp.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: numpy.ndarray, gold: numpy.ndarray) -> float:
+    """The T in [0.05, 100] with the lowest log-loss of the gold classes (`gold`: each doc's
+    column in `probs`). The log-loss is convex in 1/T, so a bounded scalar search (over
+    log T, scipy's Brent) finds the one minimum."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    z = log_probs(probs)
+    z_gold = z[numpy.arange(len(z)), gold]
+
+    def nll(log_t: float) -> float:
+        t = numpy.exp(log_t)
+        return float(numpy.mean(logsumexp(z / t, axis=1) - z_gold / t))
+
+    found = minimize_scalar(nll, bounds=(numpy.log(0.05), numpy.log(100.0)), method="bounded",
+                            options={"xatol": 1e-6})
+    return float(numpy.exp(found.x))
+
+
+def main(
+    teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
+    dev_path: Path = typer.Argument(..., help="Gold dev docs (.spacy); never the test set"),
+    output_path: Path = typer.Argument(..., help="Writes the temperature as JSON here"),
+    runtime_file: Path = typer.Option(None, help="Run the teacher in the runtime choose_runtime.py chose "
+                                      "(default fp32), as labelling will"),
+):
+    require(teacher_path, "the trained teacher", "train-teacher")
+    require(dev_path, "the dev docs", "corpus")
+    runtime, int8_scales = read_chosen_runtime(runtime_file) if runtime_file else ("fp32", None)
+    teacher = load_teacher(teacher_path, runtime, int8_scales)
+    docs = list(DocBin().from_disk(dev_path).get_docs(teacher.vocab))
+    if not docs or any(not d.cats for d in docs):
+        raise InputError(f"{dev_path}: {sum(not d.cats for d in docs)} of {len(docs)} docs have no gold cats; "
+                         "calibration needs the labelled dev set (corpus/RUN/dev.spacy)")
+    if len(docs) < 10:
+        raise InputError(f"{dev_path}: {len(docs)} dev docs are too few to fit a temperature; use 10 or more")
+    _, probs, _ = score_docs(teacher, docs, progress="calibrate")
+    labels, gold = gold_classes(docs)
+    temperature = fit_temperature(probs, gold)
+    result = {"temperature": temperature, "dev_docs": len(docs), "runtime": runtime, "labels": labels,
+              "dev_before": calibration(probs, gold, labels),
+              "dev_after": calibration(apply_temperature(probs, temperature), gold, labels)}
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    output_path.write_text(json.dumps(result, indent=2))
+    msg.good(f"Teacher temperature {temperature:.2f}: dev log-loss {result['dev_before']['log_loss']:.3f} -> "
+             f"{result['dev_after']['log_loss']:.3f}, ECE {result['dev_before']['ece']:.3f} -> "
+             f"{result['dev_after']['ece']:.3f}; wrote {output_path}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

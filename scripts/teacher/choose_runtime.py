@@ -1,0 +1,185 @@
+"""Choose the runtime the teacher labels with, behind a quality gate measured on this run.
+
+Each candidate runtime (see teacher_runtime.py) labels the dev set and a sample of the
+synthetic docs, side by side with fp32. A runtime passes when its labels agree with
+fp32's on at least `min_agreement` of the docs in each set and it loses at most
+`max_dev_drop` of dev accuracy. `auto` takes the fastest runtime that passes on this
+machine (fp32 included, so a slower runtime is never chosen); a runtime named by hand
+falls back to the next one (int8, then bf16, then fp32) when it fails, and says why.
+The figures go to a JSON file that the label, calibrate and evaluate steps read.
+"""
+import json
+import random
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy
+import typer
+from spacy.tokens import DocBin
+from wasabi import msg
+
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, load_teacher, not_worth_trying,
+                             save_scales, smoothing_scales, timed_probs, unsupported_reason)
+
+FALLBACK_ORDER = ("int8", "bf16", "fp32")
+
+
+def candidates_for(requested: str) -> List[str]:
+    if requested == "auto":
+        return list(AUTO_CANDIDATES)
+    if requested not in RUNTIMES:
+        raise InputError(f"teacher runtime '{requested}': choose one of {', '.join(RUNTIMES)} or auto; "
+                         "fix the var teacher_runtime")
+    return [r for r in FALLBACK_ORDER[FALLBACK_ORDER.index(requested):] if r != "fp32"]
+
+
+def gold_indices(docs, source: Path) -> numpy.ndarray:
+    if any(not d.cats for d in docs):
+        raise InputError(f"{source}: {sum(not d.cats for d in docs)} docs have no gold cats; the runtime gate "
+                         "needs the labelled dev set (corpus/RUN/dev.spacy)")
+    return numpy.array([max(d.cats, key=d.cats.get) for d in docs])
+
+
+def gate(figures: Dict, min_agreement: float, max_dev_drop: float) -> List[str]:
+    """Why a runtime fails the gate (empty: it passes)."""
+    why = []
+    for key in ("synthetic", "dev"):
+        if figures[key]["agreement"] < min_agreement:
+            why.append(f"{100 * figures[key]['agreement']:.2f}% agreement with fp32 on {key} "
+                       f"(< {100 * min_agreement:.1f}%)")
+    if figures["dev_accuracy_drop"] > max_dev_drop:
+        why.append(f"{100 * figures['dev_accuracy_drop']:.2f} points of dev accuracy lost "
+                   f"(> {100 * max_dev_drop:.1f})")
+    return why
+
+
+def main(
+    teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
+    dev_path: Path = typer.Argument(..., help="Gold dev docs (.spacy)"),
+    synthetic_path: Path = typer.Argument(..., help="Synthetic docs to be labelled (.spacy); a sample is used"),
+    output_path: Path = typer.Argument(..., help="Writes the chosen runtime and the gate's figures here"),
+    runtime: str = typer.Option("auto", help="fp32, bf16, int8, or auto: the fastest that passes the gate"),
+    sample_docs: int = typer.Option(500, help="Synthetic docs sampled for the gate and the speed figures"),
+    calibration_docs: int = typer.Option(200, help="Other synthetic docs on which int8's smoothing is measured"),
+    batch_size: int = typer.Option(64),
+    min_agreement: float = typer.Option(0.995, help="Least share of docs whose label matches fp32's"),
+    max_dev_drop: float = typer.Option(0.003, help="Most dev accuracy a runtime may lose against fp32"),
+    seed: int = typer.Option(0),
+):
+    import spacy
+
+    candidates = candidates_for(runtime)
+    require(teacher_path, "the trained teacher", "train-teacher")
+    require(dev_path, "the dev docs", "corpus")
+    require(synthetic_path, "the synthetic docs", "augment")
+    if sample_docs < 1 or batch_size < 1:
+        raise InputError(f"sample-docs and batch-size must be at least 1, got {sample_docs} and {batch_size}")
+    vocab = spacy.blank("xx").vocab
+    dev_docs = list(DocBin().from_disk(dev_path).get_docs(vocab))
+    gold = gold_indices(dev_docs, dev_path)
+    synthetic = [d.text for d in DocBin().from_disk(synthetic_path).get_docs(vocab)]
+    shuffled = random.Random(seed).sample(synthetic, len(synthetic))
+    sample = shuffled[:sample_docs]
+    calibration = shuffled[sample_docs:sample_docs + calibration_docs] or sample  # disjoint where there are enough
+    scales_path = output_path.with_name(output_path.stem + ".int8.npz")
+    dev_texts = [d.text for d in dev_docs]
+    result = {"requested": runtime, "min_agreement": min_agreement, "max_dev_drop": max_dev_drop,
+              "sample_docs": len(sample), "dev_docs": len(dev_texts), "batch_size": batch_size, "runtimes": {}}
+
+    def measure(name: str) -> Dict:
+        teacher = load_teacher(teacher_path, name, scales_path if name == "int8" else None)
+        labels, sample_probs, docs_per_sec = timed_probs(teacher, sample, batch_size)
+        _, dev_probs, _ = timed_probs(teacher, dev_texts, batch_size)
+        accuracy = float((numpy.array(labels)[dev_probs.argmax(1)] == gold).mean()) if len(gold) else 0.0
+        return {"docs_per_sec": docs_per_sec, "dev_accuracy": accuracy,
+                "_sample": sample_probs, "_dev": dev_probs}
+
+    skipped = {}
+    for name in candidates:
+        reason = unsupported_reason(name) or (not_worth_trying(name) if runtime == "auto" else None)
+        if reason:
+            msg.warn(f"Runtime {name} not tried: {reason}")
+            skipped[name] = reason
+    tried = [name for name in candidates if name not in skipped]
+    passed = ["fp32"]
+    if not tried:  # nothing to compare: fp32 as trained, no gate to run
+        result["runtimes"]["fp32"] = {"passed": True}
+        save_scales({}, scales_path)  # the step's declared output exists whichever runtimes were tried
+    else:
+        msg.info(f"Runtime gate: fp32 on {len(sample)} synthetic and {len(dev_texts)} dev docs")
+        reference = measure("fp32")
+        result["runtimes"]["fp32"] = {"docs_per_sec": reference["docs_per_sec"],
+                                      "dev_accuracy": reference["dev_accuracy"], "passed": True}
+        if "int8" in tried:
+            msg.info(f"Measuring int8's input smoothing on {len(calibration)} other synthetic docs")
+            save_scales(smoothing_scales(load_teacher(teacher_path, "fp32"), calibration, batch_size=batch_size),
+                        scales_path)
+            result["int8_scales"] = scales_path.name
+            result["calibration_docs"] = len(calibration)
+        else:
+            save_scales({}, scales_path)
+    for name in tried:
+        msg.info(f"Runtime gate: {name}")
+        figures = measure(name)
+        entry = {"docs_per_sec": figures["docs_per_sec"], "dev_accuracy": figures["dev_accuracy"],
+                 "dev_accuracy_drop": reference["dev_accuracy"] - figures["dev_accuracy"],
+                 "synthetic": agreement_figures(reference["_sample"], figures["_sample"]),
+                 "dev": agreement_figures(reference["_dev"], figures["_dev"])}
+        entry["why"] = gate(entry, min_agreement, max_dev_drop)
+        entry["passed"] = not entry["why"]
+        entry["speedup_vs_fp32"] = entry["docs_per_sec"] / reference["docs_per_sec"]
+        result["runtimes"][name] = entry
+        if entry["passed"]:
+            passed.append(name)
+            if runtime != "auto":
+                break
+        else:
+            msg.warn(f"Runtime {name} fails the quality gate: {'; '.join(entry['why'])}")
+    for name, reason in skipped.items():
+        result["runtimes"][name] = {"passed": False, "why": [reason]}
+    if runtime == "auto":
+        chosen = max(passed, key=lambda r: result["runtimes"][r].get("docs_per_sec", 0.0))
+    else:
+        chosen = next((r for r in candidates if r in passed), "fp32")
+    result["chosen"] = chosen
+    if chosen != runtime and runtime != "auto":
+        msg.warn(f"Runtime {runtime} requested; falling back to {chosen}")
+    rows = []
+    for name, entry in result["runtimes"].items():
+        rows.append((name, f"{entry['docs_per_sec']:.1f}" if "docs_per_sec" in entry else "-",
+                     f"{100 * entry['synthetic']['agreement']:.2f}" if "synthetic" in entry else "-",
+                     f"{100 * entry['dev']['agreement']:.2f}" if "dev" in entry else "-",
+                     f"{entry['synthetic']['mean_abs_dp']:.4f}" if "synthetic" in entry else "-",
+                     f"{100 * entry['dev_accuracy']:.1f}" if "dev_accuracy" in entry else "-",
+                     "yes" if entry["passed"] else "no"))
+    msg.table(rows, header=("runtime", "docs/s", "agree syn %", "agree dev %", "mean |dP|", "dev acc %", "pass"),
+              divider=True)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    output_path.write_text(json.dumps(result, indent=2))
+    speed = result["runtimes"][chosen].get("docs_per_sec")
+    msg.good(f"Teacher runtime: {chosen}" + (f" ({speed:.1f} docs/s on synthetic docs)" if speed else "")
+             + f"; wrote {output_path}")
+
+
+def read_chosen_runtime(path: Path) -> Tuple[str, Optional[Path]]:
+    """The runtime a gate file chose, and int8's smoothing scales, for the steps that run the
+    teacher after it."""
+    require(path, "the teacher runtime choice", "teacher-runtime")
+    try:
+        choice = json.loads(Path(path).read_text())
+        chosen = choice["chosen"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise InputError(f"{path}: not a runtime choice written by choose_runtime.py; rerun "
+                         "`spacy project run teacher-runtime`") from None
+    if chosen not in RUNTIMES:
+        raise InputError(f"{path}: unknown runtime {chosen!r}; rerun `spacy project run teacher-runtime`")
+    scales = Path(path).parent / choice["int8_scales"] if chosen == "int8" and choice.get("int8_scales") else None
+    if chosen == "int8" and (scales is None or not scales.exists()):
+        raise InputError(f"{path}: int8 chosen but its smoothing scales are missing; rerun "
+                         "`spacy project run teacher-runtime`")
+    return chosen, scales
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,277 @@
+"""Make synthetic reviews from the training reviews, following Tang et al. (2019).
+
+Per word, u ~ U(0,1): u < p_mask gives the teacher tokenizer's mask token; else
+u < p_mask + p_pos gives a word of the same POS tag, drawn from that tag's unigram
+distribution in the training set. Then, with probability p_ng, only a random window
+of 1..ngram_max words is kept. Also, with probability p_sentence, one whole sentence
+of the review is emitted (the original experiment's fourth method). Rounds over the
+reviews repeat until the transfer set has the target size (so the rounds per review
+follow from the target and the data size); duplicates, copies of an original and empty
+texts are dropped. Setting a probability to 0 switches that method off.
+
+Unlabelled in-domain texts, when given, go into the set as they are (the teacher labels
+them) and are augmented like the training reviews. The run's sizes and rounds are
+written next to the output as OUTPUT.augment.json.
+"""
+import json
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import spacy
+import typer
+from spacy.tokens import DocBin
+from tqdm import tqdm
+from wasabi import msg
+
+from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
+from scripts.shared.cli_support import InputError, require, run_cli
+
+METHODS = ("mask", "pos", "ngram", "sentence")
+# Rounds over the reviews at most when a target size drives them (a guard: short texts
+# run out of new variants long before, and a round that adds nothing stops the run).
+MAX_ROUNDS = 1000
+# Rounds in a row that add nothing new before the augmenter stops short of its target.
+SATURATION_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    p_mask: float = 0.1
+    p_pos: float = 0.1
+    p_ng: float = 0.25
+    ngram_max: int = 5
+    p_sentence: float = 0.0
+    n_iter: int = 20
+
+    def check(self) -> None:
+        for name in ("p_mask", "p_pos", "p_ng", "p_sentence"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"{name} must be a probability between 0 and 1, got {value}; fix the var")
+        if self.p_mask + self.p_pos > 1.0:
+            raise InputError(f"p_mask + p_pos must be at most 1, got {self.p_mask + self.p_pos}")
+        if self.n_iter < 1 or self.ngram_max < 1:
+            raise InputError("n_iter and ngram_max must be at least 1")
+
+
+@dataclass
+class TaggedReview:
+    words: List[str]
+    spaces: List[bool]
+    tags: List[str]
+    sentences: List[str]
+
+    @property
+    def text(self) -> str:
+        return join_words(self.words, self.spaces)
+
+
+def join_words(words: Sequence[str], spaces: Sequence[bool]) -> str:
+    return "".join(w + (" " if s else "") for w, s in zip(words, spaces)).strip()
+
+
+class PosUnigrams:
+    """Words seen with each POS tag in the training set, with their frequencies."""
+
+    def __init__(self, reviews: Iterable[TaggedReview]):
+        counts: Dict[str, Counter] = defaultdict(Counter)
+        for review in reviews:
+            for word, tag in zip(review.words, review.tags):
+                counts[tag][word] += 1
+        self.words = {tag: list(c) for tag, c in counts.items()}
+        self.cum_weights = {}
+        for tag, c in counts.items():
+            total, cum = 0, []
+            for word in self.words[tag]:
+                total += c[word]
+                cum.append(total)
+            self.cum_weights[tag] = cum
+
+    def sample(self, tag: str, rng: random.Random) -> str:
+        return rng.choices(self.words[tag], cum_weights=self.cum_weights[tag])[0]
+
+
+def augment_once(review: TaggedReview, settings: AugmentSettings, unigrams: PosUnigrams,
+                 mask_token: str, rng: random.Random) -> Tuple[str, Tuple[str, ...]]:
+    """One Tang-style example: masking and POS swaps per word, then maybe an n-gram window."""
+    words = list(review.words)
+    changes: List[Optional[str]] = [None] * len(words)  # which method changed each word
+    for i, tag in enumerate(review.tags):
+        u = rng.random()
+        if u < settings.p_mask:
+            words[i], changes[i] = mask_token, "mask"
+        elif u < settings.p_mask + settings.p_pos:
+            words[i], changes[i] = unigrams.sample(tag, rng), "pos"
+    spaces = list(review.spaces)
+    windowed = False
+    if words and rng.random() < settings.p_ng:
+        n = rng.randint(1, settings.ngram_max)
+        start = rng.randint(0, max(0, len(words) - n))
+        window = slice(start, start + n)
+        words, spaces, changes = words[window], spaces[window], changes[window]
+        windowed = True
+    # record only the methods that shaped what was kept
+    methods = set(changes) | ({"ngram"} if windowed else set())
+    return join_words(words, spaces), tuple(m for m in METHODS if m in methods)
+
+
+def augment_review(review: TaggedReview, settings: AugmentSettings, unigrams: PosUnigrams,
+                   mask_token: str, rng: random.Random) -> List[Tuple[str, Tuple[str, ...]]]:
+    """One round's candidates for one review: a Tang-style example, and maybe a sentence."""
+    out = [augment_once(review, settings, unigrams, mask_token, rng)]
+    if review.sentences and rng.random() < settings.p_sentence:
+        out.append((rng.choice(review.sentences), ("sentence",)))
+    return out
+
+
+def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_token: str, seed: int,
+                target_size: Optional[int] = None, progress: bool = False, fixed: Sequence[str] = ()):
+    """Deduplicated synthetic examples as (text, methods, review index), and a record of the run.
+
+    Rounds go over every review in turn. With a target size the rounds go on until that
+    many examples exist (the last round stops part-way), so the number of rounds per
+    review follows from the target and the data size; they stop early, and say so, when
+    SATURATION_ROUNDS rounds in a row add nothing new. Without one, `settings.n_iter` rounds are made.
+    `fixed` texts (e.g. unlabelled reviews, already in the set) count toward the target
+    and are never emitted again."""
+    settings.check()
+    rng = random.Random(seed)
+    unigrams = PosUnigrams(reviews)
+    originals: Set[str] = {r.text for r in reviews} - set(fixed)
+    seen: Set[str] = set(fixed)
+    examples, dropped = [], Counter()
+    goal = None if target_size is None else max(0, target_size - len(seen))
+    max_rounds = settings.n_iter if goal is None else MAX_ROUNDS
+    rounds = 0.0
+    bar = tqdm(total=goal if goal is not None else max_rounds * len(reviews), desc="augment", unit="ex",
+               disable=not progress)
+    saturated, idle_rounds = False, 0
+    for round_index in range(max_rounds):
+        before = len(examples)
+        for index, review in enumerate(reviews):
+            if goal is not None and len(examples) >= goal:
+                break
+            for text, methods in augment_review(review, settings, unigrams, mask_token, rng):
+                if not text.strip():
+                    dropped["empty"] += 1
+                elif text in originals:
+                    dropped["copy_of_original"] += 1
+                elif text in seen:
+                    dropped["duplicate"] += 1
+                elif goal is None or len(examples) < goal:
+                    seen.add(text)
+                    examples.append((text, methods, index))
+                    if goal is not None:
+                        bar.update(1)
+            if goal is None:
+                bar.update(1)
+            rounds = round_index + (index + 1) / max(1, len(reviews))
+        if goal is not None and len(examples) >= goal:
+            break
+        idle_rounds = idle_rounds + 1 if len(examples) == before else 0
+        if idle_rounds >= SATURATION_ROUNDS:
+            saturated = True
+            break
+    bar.close()
+    record = {"rounds": round(rounds, 2), "target_size": target_size, "n_examples": len(examples) + len(fixed),
+              "n_augmented": len(examples), "n_fixed": len(fixed), "saturated": saturated,
+              "dropped": dict(dropped)}
+    return examples, record
+
+
+def tag_reviews(tagger, texts: List[str]) -> List[TaggedReview]:
+    reviews = []
+    for doc in tagger.pipe(texts, batch_size=64):
+        reviews.append(TaggedReview(
+            words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc],
+            # pipelines with a morphologizer but no tagger (e.g. fr_core_news_sm) set pos_ only
+            tags=[t.tag_ or t.pos_ for t in doc],
+            sentences=[s.text.strip() for s in doc.sents if s.text.strip()],
+        ))
+    return reviews
+
+
+def teacher_mask_token(teacher_path: Path) -> str:
+    require(teacher_path, "the trained teacher", "train-teacher")
+    teacher = spacy.load(teacher_path)
+    for _, component in teacher.pipeline:
+        tokenizer = getattr(getattr(component, "model", None), "tokenizer", None)
+        if getattr(tokenizer, "mask_token", None):
+            return tokenizer.mask_token
+    raise InputError(f"{teacher_path}: the teacher's tokenizer has no mask token; choose a masked-LM backbone")
+
+
+def read_unlabelled(path: Optional[Path], vocab) -> List[str]:
+    if path is None:
+        return []
+    require(path, "the unlabelled texts", "corpus")
+    return [d.text for d in DocBin().from_disk(path).get_docs(vocab) if d.text.strip()]
+
+
+def main(
+    train_path: Path = typer.Argument(..., help="Training reviews (.spacy)"),
+    tagger_path: Path = typer.Argument(..., help="spaCy pipeline with a POS tagger and sentence boundaries"),
+    teacher_path: Path = typer.Argument(..., help="The teacher; its tokenizer gives the mask token"),
+    output_path: Path = typer.Argument(..., help="Synthetic reviews (.spacy), not yet labelled"),
+    p_mask: float = typer.Option(0.1), p_pos: float = typer.Option(0.1), p_ng: float = typer.Option(0.25),
+    ngram_max: int = typer.Option(5), p_sentence: float = typer.Option(0.0),
+    target_size: int = typer.Option(0, help="Examples to make (the unlabelled texts count toward it); the "
+                                    "rounds per review follow from it. 0: --n-iter rounds"),
+    n_iter: int = typer.Option(20, help="Rounds per review when --target-size is 0"),
+    unlabelled: Path = typer.Option(None, help="Unlabelled in-domain texts (.spacy): kept as they are for the "
+                                    "teacher to label, and augmented like the training reviews"),
+    seed: int = typer.Option(0),
+):
+    settings = AugmentSettings(p_mask, p_pos, p_ng, ngram_max, p_sentence, n_iter)
+    settings.check()
+    if target_size < 0:
+        raise InputError(f"target-size must be 0 (use --n-iter) or more, got {target_size}; fix the var synthetic_size")
+    require(train_path, "the training reviews", "corpus")
+    require(tagger_path, "the POS tagger", "tagger")
+    mask_token = teacher_mask_token(teacher_path)
+    tagger = spacy.load(tagger_path)
+    check_tagger(tagger, tagger_path)
+    train_docs = list(DocBin().from_disk(train_path).get_docs(tagger.vocab))
+    if not train_docs:
+        raise InputError(f"{train_path}: no training reviews to augment; check the corpus step's n_train")
+    extra = read_unlabelled(unlabelled, tagger.vocab)
+    reviews = tag_reviews(tagger, [d.text for d in train_docs] + extra)
+    examples, record = augment_all(reviews, settings, mask_token, seed, target_size or None, progress=True,
+                                   fixed=extra)
+    nlp = spacy.blank(tagger.lang)
+    db = DocBin(store_user_data=True)
+    rows = [(text, ("unlabelled",), len(train_docs) + i) for i, text in enumerate(extra)] + examples
+    for (text, methods, index), doc in zip(rows, nlp.pipe(t for t, _, _ in rows)):
+        doc.user_data["augment_methods"] = list(methods)
+        doc.user_data["review_index"] = index
+        if "mask" in methods:  # the student's reader keeps it as one token
+            doc.user_data["mask_token"] = mask_token
+        db.add(doc)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    db.to_disk(output_path)
+    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), mask_token=mask_token, seed=seed)
+    output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
+    per_method = Counter(m for _, methods, _ in rows for m in methods)
+    msg.good(f"{len(rows)} synthetic examples from {len(train_docs)} reviews"
+             + (f" and {len(extra)} unlabelled texts" if extra else "")
+             + f" in {record['rounds']} rounds per review (mask token {mask_token!r})")
+    if record["saturated"]:
+        msg.warn(f"Only {len(rows)} of the {target_size} examples asked for: {SATURATION_ROUNDS} rounds in a row "
+                 "added nothing new (too few or too short training reviews for that size)")
+    msg.table([(m, per_method[m]) for m in METHODS + ("unlabelled",)], header=("method", "examples"), divider=True)
+    msg.info(f"Dropped: {record['dropped']}")
+
+
+def check_tagger(tagger, tagger_path: Path) -> None:
+    """The POS swap needs tags: a pipeline that assigns none would swap any word for any other."""
+    probe = tagger("Dit is een korte zin. En nog een.")
+    if not any(t.tag_ or t.pos_ for t in probe):
+        raise InputError(f"{tagger_path}: this pipeline assigns no POS tags (pipes: {', '.join(tagger.pipe_names) or 'none'}), "
+                         "so the same-POS swap would swap any word; use a pipeline with a tagger or morphologizer")
+
+
+if __name__ == "__main__":
+    run_cli(main)

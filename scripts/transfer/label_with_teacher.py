@@ -1,0 +1,223 @@
+"""Have the teacher label docs with its probabilities, as float cats, resumably.
+
+Docs are sorted by length so each batch pads little, and labelled without gradients.
+Output goes to numbered chunk files written atomically, next to a manifest naming
+the input; an interrupted run skips the chunks already on disk, so no doc is lost or
+labelled twice. When all chunks exist they are merged, in input order, into the output,
+and OUTPUT.labelling.json records the teacher, the runtime and the workers that made it.
+
+The teacher runs in the runtime the `teacher-runtime` step chose behind its quality gate
+(fp32, bf16 or int8: only the transformer's forward pass changes), in `workers` processes
+that share the cores; a chunk is written by the main process only once it is complete,
+so the resume guarantee holds whatever the number of workers.
+"""
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import List
+
+import numpy
+import spacy
+import typer
+from spacy.tokens import DocBin
+from tqdm import tqdm
+from wasabi import msg
+
+from scripts.teacher.calibrate_teacher import apply_temperature
+from scripts.teacher.choose_runtime import read_chosen_runtime
+from scripts.shared.cli_support import InputError, require, require_gpu, run_cli, sha256_of
+from scripts.teacher.teacher_runtime import init_worker, load_teacher, predict_probs, worker_predict
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over every file's relative path and contents: a retrained teacher differs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + sha256_of(path).encode())
+    return digest.hexdigest()
+
+
+def chunk_path(chunk_dir: Path, index: int) -> Path:
+    return chunk_dir / f"chunk-{index:05d}.spacy"
+
+
+MANIFEST = "manifest.json"
+
+
+def labeller_files(chunk_dir: Path) -> List[Path]:
+    """The files this script writes in a chunk folder: its manifest, chunks and half-written chunks."""
+    return [p for p in chunk_dir.iterdir()
+            if p.name == MANIFEST or (p.name.startswith("chunk-") and p.suffix in (".spacy", ".tmp"))]
+
+
+def remove_labeller_files(chunk_dir: Path) -> None:
+    """Delete what the labeller wrote, and the folder only if nothing else is left in it."""
+    for path in labeller_files(chunk_dir):
+        path.unlink()
+    if not any(chunk_dir.iterdir()):
+        chunk_dir.rmdir()
+
+
+def prepare_chunk_dir(chunk_dir: Path, manifest: dict) -> None:
+    """Keep finished chunks only if they were made by this very teacher, input and settings.
+
+    Only files the labeller wrote are ever deleted: a folder with other files in it and no
+    manifest of ours is refused, never emptied."""
+    manifest_path = chunk_dir / MANIFEST
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        changed = [key for key in manifest if old.get(key) != manifest[key]]
+        if changed:
+            msg.warn(f"{chunk_dir}: chunks from an earlier run with another {', '.join(changed)}; "
+                     "discarding them and labelling afresh")
+            for path in labeller_files(chunk_dir):
+                path.unlink()
+    elif chunk_dir.exists():
+        if not chunk_dir.is_dir():
+            raise InputError(f"{chunk_dir}: chunk-dir is a file, not a folder; pass a new folder with --chunk-dir")
+        others = [p.name for p in chunk_dir.iterdir()]
+        if others:
+            raise InputError(f"{chunk_dir}: chunk-dir holds files the labeller did not write ({', '.join(sorted(others)[:3])}"
+                             f"{', ...' if len(others) > 3 else ''}); pass an empty or new folder with --chunk-dir")
+    chunk_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+
+
+def write_atomically(db: DocBin, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    db.to_disk(tmp)
+    os.replace(tmp, path)  # a chunk file exists only once it is complete
+
+
+def read_temperature(value: str, temperature_file: Path) -> float:
+    """A number, or "fitted": the temperature the calibrate step fitted on dev."""
+    if value == "fitted":
+        if temperature_file is None:
+            raise InputError("temperature 'fitted' needs --temperature-file (the JSON calibrate_teacher.py writes); "
+                             "pass it, or give a number such as 1.0")
+        data = require(temperature_file, "the fitted temperature", "calibrate-teacher").read_text()
+        return float(json.loads(data)["temperature"])
+    try:
+        temperature = float(value)
+    except ValueError:
+        temperature = 0.0
+    if not temperature > 0:
+        raise InputError(f"temperature '{value}': give a number above 0 (1 keeps the teacher's probabilities) "
+                         "or 'fitted'; fix the var teacher_temperature")
+    return temperature
+
+
+def main(
+    teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
+    input_path: Path = typer.Argument(..., help="Docs to label (.spacy)"),
+    output_path: Path = typer.Argument(..., help="Labelled docs (.spacy)"),
+    chunk_dir: Path = typer.Option(None, help="Where chunks are kept until the merge; default OUTPUT.chunks"),
+    chunk_size: int = typer.Option(1000, help="Docs per chunk file"),
+    batch_size: int = typer.Option(64, help="Docs per teacher batch"),
+    workers: int = typer.Option(1, help="Labelling processes, the cores shared among them (CPU only)"),
+    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16 (int8 through "
+                                "--runtime-file)"),
+    runtime_file: Path = typer.Option(None, help="Use the runtime choose_runtime.py chose (overrides --runtime)"),
+    gpu_id: int = typer.Option(-1, help="GPU to run the teacher on; -1 for CPU"),
+    temperature: str = typer.Option("1.0", help="Divide the teacher's log-probabilities by this; 'fitted' reads "
+                                    "--temperature-file"),
+    temperature_file: Path = typer.Option(None, help="JSON from calibrate_teacher.py"),
+):
+    require(teacher_path, "the trained teacher", "train-teacher")
+    require(input_path, "the docs to label", "augment")
+    if chunk_size < 1 or batch_size < 1 or workers < 1:
+        raise InputError(f"chunk-size, batch-size and workers must be at least 1, got {chunk_size}, {batch_size} "
+                         f"and {workers}; fix the options or the var label_workers")
+    int8_scales = None
+    if runtime_file is not None:
+        runtime, int8_scales = read_chosen_runtime(runtime_file)
+    elif runtime not in ("fp32", "bf16"):
+        raise InputError(f"runtime '{runtime}': choose fp32 or bf16, or pass --runtime-file (int8 needs the "
+                         "smoothing scales the teacher-runtime step measures)")
+    temperature_value = read_temperature(temperature, temperature_file)
+    require_gpu(gpu_id)
+    import torch
+
+    # one process owns a GPU; on the CPU no more workers than the threads this process may use
+    # (a `languages` job limited to one core labels in one process)
+    workers = 1 if gpu_id >= 0 else min(workers, torch.get_num_threads())
+    chunk_dir = chunk_dir or output_path.with_suffix(".chunks")
+    vocab = spacy.blank("xx").vocab
+    docs = list(DocBin().from_disk(input_path).get_docs(vocab))
+    order = sorted(range(len(docs)), key=lambda i: (len(docs[i].text), i))
+    chunks = [order[start:start + chunk_size] for start in range(0, len(order), chunk_size)]
+    prepare_chunk_dir(chunk_dir, {"teacher": folder_fingerprint(teacher_path), "input": sha256_of(input_path),
+                                  "n_docs": len(docs), "chunk_size": chunk_size, "batch_size": batch_size,
+                                  "temperature": temperature_value, "runtime": runtime})
+    done = [i for i in range(len(chunks)) if chunk_path(chunk_dir, i).exists()]
+    if done:
+        msg.info(f"Resuming: {len(done)} of {len(chunks)} chunks already labelled")
+    # longest chunks first, so parallel workers finish close together
+    pending = [i for i in reversed(range(len(chunks))) if i not in done]
+    texts_of = lambda index: [docs[i].text for i in chunks[index]]  # noqa: E731
+    msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher in {workers} process(es)")
+    with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
+              desc="label", smoothing=0.1) as bar:
+        def finish(index: int, labels: List[str], probs: numpy.ndarray) -> None:
+            db = DocBin(store_user_data=True)
+            for i, p in zip(chunks[index], apply_temperature(probs, temperature_value)):
+                doc = docs[i]
+                doc.cats = {label: float(x) for label, x in zip(labels, p)}
+                doc.user_data["input_index"] = i
+                db.add(doc)
+            write_atomically(db, chunk_path(chunk_dir, index))
+            bar.update(len(chunks[index]))
+
+        if workers == 1 and pending:
+            teacher = load_teacher(teacher_path, runtime, int8_scales)
+            for index in pending:
+                finish(index, *predict_probs(teacher, texts_of(index), batch_size))
+        elif pending:
+            threads = max(1, torch.get_num_threads() // workers)
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
+                                     initargs=(str(teacher_path), runtime,
+                                               str(int8_scales) if int8_scales else None, threads)) as pool:
+                futures = {pool.submit(worker_predict, texts_of(index), batch_size): index for index in pending}
+                for future in as_completed(futures):
+                    finish(futures[future], *future.result())
+    labelled = {}
+    for index in range(len(chunks)):
+        for doc in DocBin().from_disk(chunk_path(chunk_dir, index)).get_docs(vocab):
+            labelled[doc.user_data.pop("input_index")] = doc
+    if sorted(labelled) != list(range(len(docs))):
+        raise InputError(f"{chunk_dir}: chunks do not cover the input exactly; delete the folder and rerun")
+    merged = DocBin(store_user_data=True)
+    for i in range(len(docs)):
+        labelled[i].user_data["teacher_runtime"] = runtime
+        merged.add(labelled[i])
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(merged, output_path)
+    write_labelling_record(output_path, {"teacher": str(teacher_path), "runtime": runtime, "workers": workers,
+                                         "n_docs": len(docs), "temperature": temperature_value,
+                                         "input": str(input_path)})
+    remove_labeller_files(chunk_dir)
+    means = {label: sum(d.cats.get(label, 0.0) for d in labelled.values()) / max(1, len(docs))
+             for label in (next(iter(labelled.values())).cats if labelled else {})}
+    msg.good(f"Labelled {len(docs)} docs into {output_path} with the {runtime} teacher (mean "
+             + ", ".join(f"P({k}) {v:.3f}" for k, v in means.items()) + f"; temperature {temperature_value:.2f})")
+
+
+def labelling_record_path(output_path: Path) -> Path:
+    return output_path.with_name(output_path.stem + ".labelling.json")
+
+
+def write_labelling_record(output_path: Path, record: dict) -> None:
+    """What made the labels (teacher, runtime, workers), next to them for evaluate and report."""
+    labelling_record_path(output_path).write_text(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    run_cli(main)
