@@ -59,7 +59,7 @@ def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
 def test_languages_run_side_by_side_with_the_cores_shared_out_and_results_in_order():
     import threading
 
-    from scripts.experiments.languages import side_by_side, thread_env
+    from scripts.experiments.points import side_by_side, thread_env
 
     both_running = threading.Barrier(2, timeout=10)  # times out unless two tasks run at once
 
@@ -74,7 +74,7 @@ def test_languages_run_side_by_side_with_the_cores_shared_out_and_results_in_ord
 
 
 def test_a_failed_language_lets_the_others_finish_and_names_each_failure():
-    from scripts.experiments.languages import side_by_side
+    from scripts.experiments.points import side_by_side
 
     finished = []
 
@@ -99,7 +99,8 @@ def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
 
 
 def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
-    from scripts.experiments.languages import language_row, summary_markdown
+    from scripts.experiments.languages import language_row
+    from scripts.experiments.render import summary_markdown
 
     nl = metrics_for(978, {"baseline": 0.90, "teacher": 0.93, "student": 0.92}, [0.003, 0.04], gap=0.7)
     seeds = {"n_seeds": 3, "models": {"student": {"accuracy": 0.925, "ci": [0.91, 0.94]},
@@ -125,7 +126,8 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
 
 
 def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
-    from scripts.experiments.languages import language_row, summary_markdown
+    from scripts.experiments.languages import language_row
+    from scripts.experiments.render import summary_markdown
 
     rows = [language_row(lang, metrics_for(500, {"baseline": 0.8, "teacher": 0.9, "student": 0.85}, [0.01, 0.09],
                                            gap=0.5), None, {"point": 60.0}, reused)
@@ -141,7 +143,7 @@ def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
 
 
 def test_own_and_pooled_teachers_are_compared_paired_on_the_same_test_reviews():
-    from scripts.experiments.languages import compare_teachers
+    from scripts.experiments.render import compare_teachers
 
     n = 400
     own_teacher = [1] * 360 + [0] * 40  # 90%

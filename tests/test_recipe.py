@@ -24,7 +24,7 @@ def point_step_vars() -> set:
 
 
 def test_every_var_a_run_reads_is_in_the_recipe_once():
-    from scripts.experiments.subproject import parse_recipe
+    from scripts.experiments.points import parse_recipe
 
     raw = srsly.read_yaml(ROOT / "project.yml")["vars"]["recipe"]
     keys = [item.split("=", 1)[0] for item in raw.split()]
@@ -46,7 +46,7 @@ def test_the_drivers_hand_over_the_recipe_and_state_no_var_by_hand():
 
 def test_a_curve_size_sees_every_var_a_run_reads_with_the_users_overrides():
     from scripts.experiments.learning_curve import point_vars
-    from scripts.experiments.subproject import parse_recipe
+    from scripts.experiments.points import parse_recipe
 
     recipe = load_project_config(ROOT, overrides={"vars.p_pos": 0.3, "vars.synthetic_size": 999})["vars"]["recipe"]
     view = point_vars("nl", 200, 1000, 500, 0, parse_recipe(recipe, ROOT))
@@ -57,7 +57,7 @@ def test_a_curve_size_sees_every_var_a_run_reads_with_the_users_overrides():
 
 def test_a_recipe_given_by_hand_changes_only_what_it_names():
     from scripts.shared.cli_support import InputError
-    from scripts.experiments.subproject import parse_recipe
+    from scripts.experiments.points import parse_recipe
 
     defaults = parse_recipe("", ROOT)
     changed = parse_recipe("p_mask=0.3 unlabelled=", ROOT)

@@ -202,27 +202,27 @@ def test_what_the_vectors_add_is_each_model_with_them_minus_without_them():
 def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     """`seeds` resumes by skipping trained seeds; a changed config or corpus must retrain them,
     and what the seed itself wrote must not count as an input."""
-    from scripts.experiments import run_seeds
+    from scripts.experiments import points
 
     config, corpus, output = tmp_path / "student.cfg", tmp_path / "synthetic.spacy", tmp_path / "seeds" / "0"
     config.write_text("[training]\nmax_epochs = 4\n")
     corpus.write_bytes(b"docs")
     cmd = ["python", "train.py", str(config), str(output), "--paths.synthetic", str(corpus), "--system.seed", "0"]
-    signature = run_seeds.inputs_signature(cmd, output)
-    for checkpoint in run_seeds.CHECKPOINTS:
+    signature = points.inputs_signature(cmd, output)
+    for checkpoint in points.CHECKPOINTS:
         (output / checkpoint).mkdir(parents=True)
     (output / "schedule.json").write_text("{}")
-    assert not run_seeds.is_trained(output, signature)  # no record of its inputs: trained again
+    assert not points.is_trained(output, signature)  # no record of its inputs: trained again
     (output / "inputs.json").write_text(json.dumps({"signature": signature}))
-    assert run_seeds.is_trained(output, run_seeds.inputs_signature(cmd, output))
+    assert points.is_trained(output, points.inputs_signature(cmd, output))
     (output / "model-last" / "weights").write_bytes(b"new")  # its own output: still the same inputs
-    assert run_seeds.inputs_signature(cmd, output) == signature
+    assert points.inputs_signature(cmd, output) == signature
     config.write_text("[training]\nmax_epochs = 5\n")
-    assert not run_seeds.is_trained(output, run_seeds.inputs_signature(cmd, output))
+    assert not points.is_trained(output, points.inputs_signature(cmd, output))
     config.write_text("[training]\nmax_epochs = 4\n")
     corpus.write_bytes(b"other docs")
-    assert run_seeds.inputs_signature(cmd, output) != signature
-    assert run_seeds.inputs_signature([*cmd[:-1], "1"], output) != run_seeds.inputs_signature(cmd, output)
+    assert points.inputs_signature(cmd, output) != signature
+    assert points.inputs_signature([*cmd[:-1], "1"], output) != points.inputs_signature(cmd, output)
 
 
 @pytest.mark.parametrize("name", ["student_bow", "student_cnn", "student_static"])

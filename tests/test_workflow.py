@@ -206,8 +206,8 @@ def test_a_rerun_with_the_same_seed_reproduces_data_labels_and_metrics(project_r
 
 def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     from scripts.experiments.learning_curve import point_vars
-    from scripts.experiments.subproject import point_fingerprint
-    from scripts.experiments.subproject import make_subproject
+    from scripts.experiments.points import point_fingerprint
+    from scripts.experiments.points import make_subproject
 
     main = tmp_path / "main"  # the links lead here, so the config edited below is not this checkout's
     for name in ("project.yml", "configs", "scripts"):
@@ -227,7 +227,7 @@ def test_a_run_folder_links_the_projects_code_and_sets_an_old_copy_aside(tmp_pat
     """Curve sizes, languages and the smoke run get folders of their own (weasel's lockfile),
     but no copies of the code: project.yml, configs/ and scripts/ are links, so an edit in
     the project reaches them. A copy left by an earlier version is set aside, not deleted."""
-    from scripts.experiments.subproject import make_subproject
+    from scripts.experiments.points import make_subproject
 
     main = tmp_path / "main"
     for name in ("configs", "scripts"):

@@ -19,8 +19,8 @@ is reused only while its inputs are unchanged.
 import json
 import random
 import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Dict, List
 
@@ -34,9 +34,9 @@ from scripts.student import distillation  # noqa: F401  (registers the student's
 from scripts.shared.cli_support import InputError, require, run_cli, script_command
 from scripts.shared.fingerprint import fingerprint
 from scripts.evaluation.evaluate import score_docs
-from scripts.evaluation.measure import accuracy_summary, fmt_ci, fmt_pct, paired_difference, resample_indices
-from scripts.experiments.run_seeds import inputs_signature, is_trained
-from scripts.experiments.subproject import parse_recipe
+from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
+from scripts.experiments.points import inputs_signature, is_trained, parse_recipe
+from scripts.experiments.render import ablation_markdown, ablation_plot, write_results
 
 # Each augmentation method and the var that switches it off at 0.
 METHODS = {"no_mask": "p_mask", "no_pos": "p_pos", "no_ngram": "p_ng", "no_sentence": "p_sentence"}
@@ -192,55 +192,6 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
             "teacher": accuracy_summary(correct["teacher"], indices)}
 
 
-def ablation_markdown(results: List[Dict]) -> str:
-    lines = ["# Augmentation ablation", "",
-             "Student test accuracy in %, mean over seeds with a 95% bootstrap interval pooled over seeds; "
-             "each variant against the full recipe with a paired interval. Wall time: augmenting, labelling and "
-             "training every seed of that variant (the full recipe's synthetic set comes from the run itself). "
-             "Dev accuracy (mean over seeds) is the number to choose a recipe by; test is for reporting only.", ""]
-    for r in results:
-        lines += [f"## {r['run_dir']}: {r['n_train']} training reviews, {r['n_test']} test reviews, "
-                  f"{r['n_seeds']} seeds", "",
-                  f"Baseline {fmt_pct(r['baseline']['accuracy'])} {fmt_ci(r['baseline']['ci'])}, teacher "
-                  f"{fmt_pct(r['teacher']['accuracy'])} {fmt_ci(r['teacher']['ci'])}.", "",
-                  "| variant | synthetic | dev | student | - full | verdict | wall time |",
-                  "|---|---:|---:|---:|---:|---|---:|"]
-        for name, v in r["variants"].items():
-            diff = v.get("vs_full")
-            change = f"{100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)}" if diff else "-"
-            verdict = "-" if not diff else ("no measurable difference" if not diff["excludes_zero"]
-                                            else "worse" if diff["difference"] < 0 else "better")
-            lines.append(f"| {name} | {v['n_synthetic']} | {fmt_pct(v['dev_accuracy'])} | "
-                         f"{fmt_pct(v['accuracy'])} {fmt_ci(v['ci'])} | {change} | "
-                         f"{verdict} | {v['wall_seconds'] / 60:.1f} min |")
-        lines.append("")
-    return "\n".join(lines + ["![ablation](ablation.png)", ""])
-
-
-def plot(results: List[Dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
-    for ax, r in zip(axes[0], results):
-        names = list(r["variants"])
-        acc = [100 * r["variants"][n]["accuracy"] for n in names]
-        err = [[a - 100 * r["variants"][n]["ci"][0] for a, n in zip(acc, names)],
-               [100 * r["variants"][n]["ci"][1] - a for a, n in zip(acc, names)]]
-        ax.errorbar(range(len(names)), acc, yerr=err, fmt="o", capsize=3, label="student")
-        for key, style in (("baseline", ":"), ("teacher", "--")):
-            ax.axhline(100 * r[key]["accuracy"], linestyle=style, color="grey")
-            ax.annotate(key, (len(names) - 1, 100 * r[key]["accuracy"]), fontsize=8)
-        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-        ax.set_ylabel("test accuracy (%), 95% interval")
-        ax.set_title(f"n_train {r['n_train']} ({r['n_seeds']} seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main(
     run_dirs: List[Path] = typer.Argument(..., help="Finished runs: training/{run} of this project or of a copy"),
     output_dir: Path = typer.Option(Path("training/ablation"), help="Writes ablation.md, .json and .png here"),
@@ -259,11 +210,7 @@ def main(
         raise InputError(f"synthetic sizes '{synthetic_sizes}': give whole numbers separated by commas") from None
     recipe = parse_recipe(recipe_text)
     results = [ablate_run(run_dir, recipe, n_seeds, sizes, checkpoint) for run_dir in run_dirs]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "ablation.json").write_text(json.dumps(results, indent=2))
-    (output_dir / "ablation.md").write_text(ablation_markdown(results))
-    plot(results, output_dir / "ablation.png")
-    msg.good(f"Wrote {output_dir / 'ablation.md'}, ablation.json and ablation.png")
+    write_results(output_dir, "ablation", results, ablation_markdown(results), partial(ablation_plot, results))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ A model trained with the same inputs is reused, so an interrupted run resumes.
 """
 import json
 import random
-import sys
+from functools import partial
 from pathlib import Path
 from typing import Dict, List
 
@@ -25,8 +25,10 @@ from wasabi import msg
 from scripts.student import distillation  # noqa: F401  (registers the student's component and layers)
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
 from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, score_docs, speed_rounds, tokenizer_speed
-from scripts.evaluation.measure import accuracy_summary, difference_line, fmt_ci, fmt_pct, paired_difference, resample_indices
-from scripts.experiments.run_seeds import CONFIGS, check_run, is_trained, inputs_signature, train_seed
+from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
+from scripts.experiments.points import inputs_signature, is_trained, train_seed
+from scripts.experiments.render import frontier_plot, students_markdown, write_results
+from scripts.experiments.run_seeds import CONFIGS, check_run
 
 ROUTES = ("distilled", "gold")
 BASELINE_CONFIG = CONFIGS["baseline"]
@@ -130,64 +132,7 @@ def main(
         "intervals": "95% bootstrap over test docs and seeds together (hierarchical), paired for differences",
         "correct": {k: v.astype(int).tolist() for k, v in correct.items()},
     }
-    (training / "students.json").write_text(json.dumps(result, indent=2))
-    (training / "students.md").write_text(students_markdown(result))
-    frontier_plot(result, training / "students.png")
-    msg.good(f"Wrote {training / 'students.json'}, students.md and students.png")
-
-
-def students_markdown(r: Dict) -> str:
-    lines = [f"# {r['run']}: student architectures, {r['n_seeds']} seeds ({r['checkpoint']}), {r['n_test']} test docs",
-             "", f"Intervals: {r['intervals']}. Speed: {r['speed']['docs']} test texts, median of "
-             f"{r['speed']['rounds']} rounds, batch {r['speed']['batch_size']}, {r['speed']['model']}. The tokenizer "
-             f"alone: {r['tokenizer_docs_per_sec']:,.0f} docs/s.", "",
-             "| student | accuracy [95% CI] | same model, gold labels | gain over gold | docs/s end to end "
-             "(pre-tokenized) | % of tokenizer | x teacher (fp32) | MB | % of teacher |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, s in r["students"].items():
-        gain = s["vs_gold"]
-        lines.append(
-            f"| {name}{' (shipped)' if name == r['shipped'] else ''} | {fmt_pct(s['accuracy'])} {fmt_ci(s['ci'])} | "
-            f"{fmt_pct(s['gold']['accuracy'])} {fmt_ci(s['gold']['ci'])} | {100 * gain['difference']:+.1f} "
-            f"{fmt_ci(gain['ci'], True)} | {s['raw_docs_per_sec']:,.0f} ({s['pretokenized_docs_per_sec']:,.0f}) | "
-            f"{100 * s['share_of_tokenizer']:.0f} | {s['speedup_vs_teacher_fp32']:.0f} | {s['size_mb']:.1f} | "
-            f"{100 * s['share_of_teacher_size']:.1f} |")
-    t = r["teacher"]
-    lines += [f"| teacher | {fmt_pct(t['accuracy'])} {fmt_ci(t['ci'])} | | | {t['raw_docs_per_sec']:,.1f} | | 1 | "
-              f"{t['size_mb']:.1f} | 100 |", ""]
-    for name, s in r["students"].items():
-        lines.append(difference_line(f"{name} - its gold-label twin", s["vs_gold"]))
-        if name != r["shipped"]:
-            lines.append(difference_line(f"{name} - {r['shipped']}", s["vs_shipped"]))
-        lines.append(difference_line(f"{name} - teacher", s["vs_teacher"]))
-    return "\n".join(lines) + "\n"
-
-
-def frontier_plot(r: Dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, s in r["students"].items():
-        for acc, ci, fill in ((s["accuracy"], s["ci"], True), (s["gold"]["accuracy"], s["gold"]["ci"], False)):
-            ax.errorbar(s["raw_docs_per_sec"], 100 * acc, yerr=[[100 * (acc - ci[0])], [100 * (ci[1] - acc)]],
-                        fmt="o", mfc=None if fill else "white", capsize=3, color=f"C{list(r['students']).index(name)}",
-                        label=f"{name} ({s['size_mb']:.1f} MB)" if fill else None)
-    t = r["teacher"]
-    ax.errorbar(t["raw_docs_per_sec"], 100 * t["accuracy"], yerr=[[100 * (t["accuracy"] - t["ci"][0])],
-                [100 * (t["ci"][1] - t["accuracy"])]], fmt="s", color="black", capsize=3,
-                label=f"teacher ({t['size_mb']:.0f} MB)")
-    ax.axvline(r["tokenizer_docs_per_sec"], color="grey", linestyle=":", label="tokenizer alone")
-    ax.set_xscale("log")
-    ax.set_xlabel("docs/s end to end (raw text, 2 CPU cores)")
-    ax.set_ylabel("test accuracy % (95% CI)")
-    ax.set_title(f"{r['run']}: students distilled (filled) and on gold labels (open)")
-    ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    write_results(training, "students", result, students_markdown(result), partial(frontier_plot, result))
 
 
 if __name__ == "__main__":

@@ -27,26 +27,23 @@ import json
 import os
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.evaluation.measure import MODEL_NAMES, fmt_ci, fmt_pct, headline, paired_difference, resample_indices, too_wide_note
-from scripts.experiments.subproject import POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, run_in
+from scripts.evaluation.measure import MODEL_NAMES, headline, too_wide_note
+from scripts.experiments.points import (POINT_WORKFLOW, make_subproject, parse_recipe, run_in, run_part, side_by_side,
+                                       thread_env, usable_cores, workflow_steps)
+from scripts.experiments.render import compare_teachers, languages_plot, summary_markdown
 
 LINKS = ("assets", "training/taggers")
-# The original experiment's average over its six languages (student against baseline).
-ORIGINAL_AVERAGE = {"points": 7.3, "error_reduction": 0.39, "gap_closed": 0.87}
 OWN, POOLED = "own", "pooled"
 # Language code for the pooled teacher's tokenizer: spaCy's multi-language class.
 POOLED_LANG = "xx"
-# What torch (OpenMP) and numpy's BLAS read for their thread counts.
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def language_default(root: Path, name: str, var: str) -> str:
@@ -89,65 +86,6 @@ def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
                          f"({', '.join(plan)}); the pooled teacher learns from their training splits, so add "
                          "them to the var languages or drop them from teacher_langs")
     return names
-
-
-def workflow_steps(project: Path, workflow: str) -> List[str]:
-    from weasel.util import load_project_config
-
-    return list(load_project_config(project)["workflows"][workflow])
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def thread_env(jobs: int, cores: int) -> Optional[Dict]:
-    """The environment of one of `jobs` runs side by side: the cores shared out, so that
-    the runs do not fight over them. None (inherit everything) for one run at a time."""
-    if jobs <= 1:
-        return None
-    return {**os.environ, **{name: str(max(1, cores // jobs)) for name in THREAD_VARS}}
-
-
-def side_by_side(tasks: List[Callable], jobs: int) -> List:
-    """Run the tasks `jobs` at a time, in the order given; their results in that order.
-    A failed task lets the others finish (their work is kept), then its error is raised."""
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(task) for task in tasks]
-    results, failures = [], []
-    for future in futures:
-        error = future.exception()
-        if error is None:
-            results.append(future.result())
-        elif isinstance(error, InputError):
-            failures.append(str(error))
-        else:
-            raise error
-    if failures:
-        raise InputError("; ".join(failures))
-    return results
-
-
-def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record: Dict, part: str,
-             env: Optional[Dict] = None, log: Optional[Path] = None) -> None:
-    """Run `steps` in `project` unless weasel would skip them all; time what ran. A part
-    finished earlier keeps its recorded time, or is marked as done by another run."""
-    todo = pending_steps(project, steps, overrides)
-    if not todo:
-        if part not in record["wall_seconds"] and part not in record["reused"]:
-            record["reused"].append(part)
-            msg.info(f"{what}: already done by an earlier run; reused")
-        return
-    msg.divider(what)
-    if log is not None:
-        msg.info(f"{what}: output in {log}")
-    start = time.time()
-    for number, step in enumerate(steps, start=1):  # weasel skips the finished ones
-        if log is not None:  # beside other languages: one console line per step, the rest in the log
-            msg.info(f"{what}: step {number}/{len(steps)} {step}, {(time.time() - start) / 60:.1f} min so far")
-        run_in(project, step, overrides, what, env=env, log=log)
-    record["wall_seconds"][part] = round(time.time() - start, 1)
-    record["reused"] = [p for p in record["reused"] if p != part]
 
 
 def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
@@ -234,151 +172,6 @@ def language_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, re
     return row
 
 
-def wall_text(row: Dict) -> str:
-    minutes = f"{sum(row['wall_seconds'].values()) / 60:.1f} min"
-    return minutes + (f" (+ {', '.join(row['reused'])} reused)" if row["reused"] else "")
-
-
-def pass_wall_text(row: Dict) -> str:
-    """One pass of the pipeline for a language (its seeds and tagger left out)."""
-    if "point" in row["wall_seconds"]:
-        return f"{row['wall_seconds']['point'] / 60:.1f} min"
-    return "reused" if "point" in row["reused"] else "-"
-
-
-def summary_markdown(rows: List[Dict], teacher: Optional[Dict] = None, run: Optional[Dict] = None) -> str:
-    if teacher:
-        seen = ", ".join(teacher["langs"])
-        intro = (f"One teacher for every language, fine-tuned on the pooled training reviews of {seen} "
-                 f"({teacher['n_train']} reviews, {teacher['steps']} steps). A teacher marked † saw no labelled "
-                 "review of that language (cross-lingual transfer).")
-    else:
-        intro = "Each language has its own teacher, fine-tuned on that language's training reviews."
-    lines = ["# Results across languages", "", intro, "",
-             "Test accuracy in %, 95% bootstrap intervals over test docs (paired for differences). With several "
-             "seeds, baseline and student are the mean over seeds and their intervals pool the seeds; the "
-             "teacher is one model. Speed-up is the student's docs/s over the teacher's (CPU, measured beside "
-             "the run's other steps only if the machine was busy).", "",
-             "| lang | n_train | n_test | seeds | baseline | teacher | student | student - baseline | error reduction "
-             "| gap closed | student docs/s | teacher docs/s | speed-up | wall time |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        diff = r["student_vs_baseline"]
-        speed = r["docs_per_sec"]
-        cross = "†" if teacher and r["lang"] not in teacher["langs"] else ""
-        cells = [f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" + (cross if n == "teacher" else "")
-                 for n in MODEL_NAMES]
-        lines.append(
-            f"| {r['lang']} | {r['n_train']} | {r['n_test']} | {r['n_seeds']} | " + " | ".join(cells)
-            + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)}"
-            + f" | {fmt_pct(r['error_reduction'])} {fmt_ci(r['error_reduction_ci'])}"
-            + f" | {fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])}"
-            + f" | {speed['student']:.0f} | {speed['teacher']:.1f} | {speed['student'] / speed['teacher']:.0f}x"
-            + f" | {wall_text(r)} |")
-    lines.append(average_row(rows))
-    lines.append(f"| original experiment (6 languages) | | | | | | | +{ORIGINAL_AVERAGE['points']} | "
-                 f"{100 * ORIGINAL_AVERAGE['error_reduction']:.0f} | {100 * ORIGINAL_AVERAGE['gap_closed']:.0f} "
-                 "| | | | |")
-    notes = []
-    if teacher:
-        notes.append(f"- The pooled teacher trained once, in {sum(teacher['wall_seconds'].values()) / 60:.1f} min"
-                     + (" (reused)" if teacher["reused"] else "") + "; the wall times above do not include it.")
-        notes += [f"- **{r['lang']}: cross-lingual transfer: the teacher saw no labelled {r['lang']} review.**"
-                  for r in rows if r["lang"] not in teacher["langs"]]
-    for r in rows:
-        if r["too_wide"]:
-            notes.append(f"- **{r['lang']}: student - baseline {r['too_wide']}.**")
-        elif not r["student_vs_baseline"]["excludes_zero"]:
-            notes.append(f"- {r['lang']}: student - baseline is not measurable (the interval spans 0).")
-        if r["why_null"]:
-            notes.append(f"- {r['lang']}: no gap closed or error reduction: {r['why_null']}.")
-        steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in r["wall_seconds"].items())
-        reused = f"; reused from an earlier run: {', '.join(r['reused'])}" if r["reused"] else ""
-        notes.append(f"- {r['lang']} wall time: {steps or 'nothing ran'}{reused}.")
-    if run:
-        side = (f"{run['jobs']} languages side by side, {run['threads']} thread(s) each, so the times per "
-                "language overlap" if run["jobs"] > 1 else "one language at a time")
-        notes.append(f"- This run of every language: {run['wall_seconds'] / 60:.1f} min wall ({side}).")
-    return "\n".join(lines + [""] + notes + ["", "![results across languages](summary.png)", ""])
-
-
-def average_row(rows: List[Dict]) -> str:
-    """The mean over languages of each point estimate (intervals are per language only)."""
-    def mean(values):
-        values = [v for v in values if v is not None]
-        return sum(values) / len(values) if values else None
-
-    acc = {n: mean([r["accuracy"][n] for r in rows]) for n in MODEL_NAMES}
-    diff = mean([r["student_vs_baseline"]["difference"] for r in rows])
-    return (f"| average ({len(rows)} languages) | | | | " + " | ".join(fmt_pct(acc[n]) for n in MODEL_NAMES)
-            + f" | {100 * diff:+.1f} | {fmt_pct(mean([r['error_reduction'] for r in rows]))} | "
-            f"{fmt_pct(mean([r['gap_closed'] for r in rows]))} | | | | |")
-
-
-def compare_teachers(own: Dict, pooled: Dict) -> str:
-    """Per language: teacher and student with the pooled teacher against their own teacher,
-    paired on the same test reviews, and the wall time of each kind of run."""
-    lines = ["## One teacher per language against one pooled teacher", "",
-             f"Pooled teacher: {', '.join(pooled['teacher']['langs'])} "
-             f"({pooled['teacher']['n_train']} reviews, {pooled['teacher']['steps']} steps, "
-             f"{sum(pooled['teacher']['wall_seconds'].values()) / 60:.1f} min). Differences are pooled - own, "
-             "paired 95% intervals (students: mean over each run's seeds; seeds own / pooled in the last column). "
-             "† marks a language the pooled teacher saw no labels of. Wall time is one pass of the pipeline "
-             "(teacher, labelling, student, baseline), so that runs with different seed counts compare; the "
-             "pooled teacher's own training is counted once, in the total.", "",
-             "| lang | teacher own | teacher pooled | pooled - own | student own | student pooled | pooled - own "
-             "| wall own | wall pooled | seeds |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    by_lang = {r["lang"]: r for r in pooled["rows"]}
-    for a in own["rows"]:
-        b = by_lang.get(a["lang"])
-        if b is None:
-            continue
-        cells = []
-        same_test = a["test_sha256"] and a["test_sha256"] == b["test_sha256"]
-        for name in ("teacher", "student"):
-            diff = "-"
-            if same_test and a["correct"][name] and b["correct"][name]:
-                d = paired_difference(b["correct"][name], a["correct"][name], resample_indices(a["n_test"]))
-                diff = f"{100 * d['difference']:+.1f} {fmt_ci(d['ci'], True)}" + (
-                    "" if d["excludes_zero"] else " (no measurable difference)")
-            cross = "†" if name == "teacher" and a["lang"] not in pooled["teacher"]["langs"] else ""
-            cells += [f"{fmt_pct(a['accuracy'][name])} {fmt_ci(a['ci'][name])}",
-                      f"{fmt_pct(b['accuracy'][name])} {fmt_ci(b['ci'][name])}" + cross, diff]
-        lines.append(f"| {a['lang']} | " + " | ".join(cells) + f" | {pass_wall_text(a)} | {pass_wall_text(b)} | "
-                     f"{a['n_seeds']} / {b['n_seeds']} |")
-    total_own = sum(r["wall_seconds"].get("point", 0.0) for r in own["rows"])
-    total_pooled = sum(r["wall_seconds"].get("point", 0.0) for r in pooled["rows"]) + sum(
-        pooled["teacher"]["wall_seconds"].values())
-    lines += ["", f"Wall time of one pass over every language (reused passes not counted): "
-              f"own teachers {total_own / 60:.1f} min, pooled teacher {total_pooled / 60:.1f} min "
-              "(its one teacher included).", ""]
-    return "\n".join(lines)
-
-
-def plot(rows: List[Dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 2, 4))
-    width = 0.8 / len(MODEL_NAMES)
-    for i, name in enumerate(MODEL_NAMES):
-        xs = [j + (i - 1) * width for j in range(len(rows))]
-        acc = [100 * r["accuracy"][name] for r in rows]
-        err = [[a - 100 * r["ci"][name][0] for a, r in zip(acc, rows)],
-               [100 * r["ci"][name][1] - a for a, r in zip(acc, rows)]]
-        ax.bar(xs, acc, width, yerr=err, capsize=3, label=name)
-    ax.set_xticks(range(len(rows)), [f"{r['lang']}\nn={r['n_train']}/{r['n_test']}" for r in rows])
-    ax.set_ylim(40, 100)
-    ax.set_ylabel("test accuracy (%), 95% interval")
-    ax.set_title("Baseline, teacher and student per language (n = train/test reviews)")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main(
     langs: str = typer.Option("nl,fr,en,es,de", help="Comma-separated languages, each read from "
                               "assets/reviews/{lang}.jsonl"),
@@ -461,7 +254,7 @@ def main(
         both = {mode: result, OWN if mode == POOLED else POOLED: json.loads(other.read_text())}
         text += "\n" + compare_teachers(both[OWN], both[POOLED])
     (output_dir / "summary.md").write_text(text)
-    plot(rows, output_dir / "summary.png")
+    languages_plot(rows, output_dir / "summary.png")
     msg.good(f"Wrote {output_dir / 'summary.md'}, summary.png and languages.json")
 
 

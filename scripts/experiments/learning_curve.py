@@ -10,15 +10,15 @@ resolved step commands) are unchanged; weasel resumes a size cut off part-way.
 """
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.evaluation.measure import MODEL_NAMES, fmt_ci, fmt_pct, headline
-from scripts.experiments.subproject import (POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, point_fingerprint,
-                        run_in)
+from scripts.experiments.points import (POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, point_fingerprint,
+                                       run_in)
+from scripts.experiments.render import curve_markdown, curve_plot, write_results
 
 # Shared with the main project: fetched data, the backbone and the taggers.
 LINKS = ("assets", "training/taggers")
@@ -28,52 +28,6 @@ POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
 def point_vars(lang: str, n_train: int, pool: int, n_dev: int, seed: int, passed: Dict) -> Dict:
     return {**passed, "lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
             "n_test": 0, "seed": seed, **POINT_VARS}
-
-
-def plot(points: List[Dict], path: Path, lang: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    sizes = [p["n_train"] for p in points]
-    rows = [headline(p, p.get("seeds")) for p in points]
-    for name in MODEL_NAMES:
-        acc = [100 * r["accuracy"][name] for r in rows]
-        lo = [100 * r["ci"][name][0] for r in rows]
-        hi = [100 * r["ci"][name][1] for r in rows]
-        ax.plot(sizes, acc, marker="o", label=name)
-        ax.fill_between(sizes, lo, hi, alpha=0.2)
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("labelled training reviews")
-    ax.set_ylabel("test accuracy (%), 95% interval")
-    ax.set_title(f"{lang}: learning curve ({points[0]['n_test']} test reviews)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def curve_markdown(points: List[Dict], lang: str) -> str:
-    lines = [f"# Learning curve: {lang}", "",
-             f"Dev {points[0]['n_dev']} and test {points[0]['n_test']} reviews, the same at every size; "
-             "accuracy in %, 95% bootstrap intervals (paired for the difference). With several seeds, student "
-             "and baseline are the mean over seeds, their intervals pooled over seeds; one teacher per size.", "",
-             "| n_train | synthetic | seeds | baseline | teacher | student | student - baseline | gap closed "
-             "| wall time |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    rows = [headline(p, p.get("seeds")) for p in points]
-    for p, r in zip(points, rows):
-        diff = r["student_vs_baseline"]
-        gap = f"{fmt_pct(r['gap_closed'])} {fmt_ci(r['gap_closed_ci'])}" if r["gap_closed"] is not None else "-"
-        wall = f"{p['wall_seconds'] / 60:.1f} min" if p.get("wall_seconds") else "-"
-        lines.append(f"| {p['n_train']} | {p['n_synthetic']} | {r['n_seeds']} | "
-                     + " | ".join(f"{fmt_pct(r['accuracy'][n])} {fmt_ci(r['ci'][n])}" for n in MODEL_NAMES)
-                     + f" | {100 * diff['difference']:+.1f} {fmt_ci(diff['ci'], True)} | {gap} | {wall} |")
-    notes = [f"- n_train {p['n_train']}: gap closed not given, {r['why_null']}" for p, r in zip(points, rows)
-             if r["why_null"]]
-    return "\n".join(lines + [""] + notes + ["", "![learning curve](curve.png)", ""])
 
 
 def main(
@@ -133,10 +87,7 @@ def main(
         point.update(n_train=n, n_dev=stats["splits"]["dev"]["n"],
                      wall_seconds=record["wall_seconds"] + (record.get("seeds_wall_seconds", 0) if n_seeds >= 2 else 0))
         points.append(point)
-    (out_dir / "curve.json").write_text(json.dumps(points, indent=2))
-    (out_dir / "curve.md").write_text(curve_markdown(points, lang))
-    plot(points, out_dir / "curve.png", lang)
-    msg.good(f"Wrote {out_dir / 'curve.md'}, curve.json and curve.png")
+    write_results(out_dir, "curve", points, curve_markdown(points, lang), lambda png: curve_plot(points, png, lang))
 
 
 if __name__ == "__main__":

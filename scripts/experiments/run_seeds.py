@@ -9,9 +9,6 @@ show how far early stopping on dev (model-best) flatters the dev number.
 A seed trained with the same inputs is skipped, so an interrupted run resumes.
 """
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -23,13 +20,12 @@ from thinc.api import Config
 from wasabi import msg
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component)
-from scripts.shared.fingerprint import fingerprint
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
 from scripts.evaluation.evaluate import score_docs
-from scripts.evaluation.measure import (MODEL_NAMES, accuracy_summary, difference_line, distillation_ratios, fmt_ci, fmt_pct,
-                     paired_difference, ratios_line, resample_indices)
+from scripts.experiments.points import CHECKPOINTS, inputs_signature, is_trained, train_seed
+from scripts.experiments.render import seeds_markdown
+from scripts.evaluation.measure import accuracy_summary, distillation_ratios, fmt_ci, paired_difference, resample_indices
 
-CHECKPOINTS = ("model-best", "model-last")
 # The drivers run from the project folder, as project.yml runs them.
 CONFIGS = {m: Path("configs") / f"{m}.cfg" for m in ("student", "baseline")}
 # Where the ensemble's embedding layer says whether it reads static vectors.
@@ -92,28 +88,6 @@ def seed_command(model: str, extra: List[str], seed: int, output: Path, run: str
             "--gpu-id", str(gpu_id), *paths, "--paths.dev", str(Path("corpus") / run / "dev.spacy"),
             "--paths.vectors", str(Path("training") / run / "vectors"), *extra,
             "--nlp.lang", lang, "--system.seed", str(seed)]
-
-
-def inputs_signature(cmd: List[str], output: Path) -> str:
-    """What a seed's model depends on: the training command, the project's code and the
-    contents of every file or folder the command names (config, corpora, vectors). A seed
-    is reused only while this is unchanged, so a new config, synthetic set or loss retrains it."""
-    return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output])
-
-
-def train_seed(cmd: List[str], output: Path, model: str, seed: int) -> float:
-    signature = inputs_signature(cmd, output)
-    start = time.time()
-    if subprocess.run(cmd).returncode != 0:
-        raise InputError(f"training the {model} with seed {seed} failed; see the spaCy output above")
-    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
-    return time.time() - start
-
-
-def is_trained(output: Path, signature: str) -> bool:
-    done = all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists()
-    record = output / "inputs.json"
-    return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
 
 
 def check_run(run: str, n_seeds: int, checkpoint: str) -> Tuple[Path, Path]:
@@ -204,38 +178,6 @@ def main(
     diff = result["student_vs_baseline"]
     msg.good(f"student - baseline over {n_seeds} seeds: {100 * diff['difference']:+.2f} points "
              f"{fmt_ci(diff['ci'], True)}; wrote {training / 'seeds.json'} and seeds.md")
-
-
-def seeds_markdown(r: Dict) -> str:
-    lines = [f"# {r['run']}: {r['n_seeds']} seeds ({r['checkpoint']}), {r['n_test']} test reviews", "",
-             "| model | per seed | mean ± sd | 95% interval (docs and seeds) |", "|---|---|---:|---:|"]
-    for name in [*MODEL_NAMES, *r.get("routes", {})]:
-        m = r["models"][name]
-        per_seed = " / ".join(fmt_pct(x) for x in m.get("per_seed", [m["accuracy"]]))
-        sd = f" ± {100 * m['sd']:.2f}" if "sd" in m else " (one teacher)"
-        lines.append(f"| {name} | {per_seed} | {100 * m['accuracy']:.2f}{sd} | {fmt_ci(m['ci'])} |")
-    lines.append("")
-    lines += [difference_line(label, r[key]) for key, label in
-              (("student_vs_baseline", "Student - baseline"), ("student_vs_teacher", "Student - teacher"))]
-    lines.append(ratios_line(r))
-    if r.get("routes"):
-        lines += ["", "Routes of the teacher's knowledge: every variant against the baseline (gold labels, "
-                  "no teacher vectors).", ""]
-        for name, route in r["routes"].items():
-            lines.append(difference_line(f"{name} - baseline", route["vs_baseline"]))
-            lines.append("  " + ratios_line(route))
-    if r.get("vectors_effect"):
-        lines += ["", "What the teacher's vectors add to each model (with minus without):", ""]
-        lines += [difference_line(f"{model} with - without the teacher's vectors", d)
-                  for model, d in r["vectors_effect"].items()]
-    lines += ["", "Dev against test accuracy (mean over seeds): how far each checkpoint's dev number flatters it.", "",
-              "| model | checkpoint | dev | test | dev - test |", "|---|---|---:|---:|---:|"]
-    for model, by_ckpt in r["dev_test_drift"].items():
-        for ckpt, d in by_ckpt.items():
-            lines.append(f"| {model} | {ckpt} | {fmt_pct(d['dev'])} | {fmt_pct(d['test'])} | "
-                         f"{100 * (d['dev'] - d['test']):+.1f} |")
-    lines += ["", "Training wall time per seed (s): " + json.dumps(r["wall_seconds"]), ""]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

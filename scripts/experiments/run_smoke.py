@@ -15,7 +15,7 @@ import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, run_cli
-from scripts.experiments.subproject import make_subproject
+from scripts.experiments.points import make_subproject
 
 SMOKE_VARS = {
     "n_train": 100, "n_dev": 100, "n_test": 100, "synthetic_size": 1000,

@@ -1,15 +1,21 @@
-"""Folders of their own for workflows that must not touch the main project's lockfile
+"""The experiment layer: one run of the pipeline (a point: a curve size, a language, a
+seed) under given vars, side by side with others, reused while its fingerprint holds.
+
+Folders of their own for workflows that must not touch the main project's lockfile
 (the smoke run, the learning curve, the languages): weasel keeps one lock entry per
 command name next to project.yml, so runs with other vars in one folder would make each
 other redo every step. Each curve size and each language therefore gets a folder whose
 project.yml, configs/ and scripts/ are links to the project's own: one copy of the code,
 so an edit reaches every run, and grep finds it once. The named data folders are linked
 too, so what was fetched or built once (archives, the backbone, the taggers) is shared."""
+import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from wasabi import msg
 
@@ -113,3 +119,91 @@ def pending_steps(project: Path, steps: List[str], overrides: Dict) -> List[str]
     commands = {c["name"]: c for c in config["commands"]}
     return [s for s in steps if any(not (project / d).exists() for d in commands[s].get("deps", []))
             or check_rerun(project, commands[s])]
+
+
+# What torch (OpenMP) and numpy's BLAS read for their thread counts.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def workflow_steps(project: Path, workflow: str) -> List[str]:
+    from weasel.util import load_project_config
+
+    return list(load_project_config(project)["workflows"][workflow])
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def thread_env(jobs: int, cores: int) -> Optional[Dict]:
+    """The environment of one of `jobs` runs side by side: the cores shared out, so that
+    the runs do not fight over them. None (inherit everything) for one run at a time."""
+    if jobs <= 1:
+        return None
+    return {**os.environ, **{name: str(max(1, cores // jobs)) for name in THREAD_VARS}}
+
+
+def side_by_side(tasks: List[Callable], jobs: int) -> List:
+    """Run the tasks `jobs` at a time, in the order given; their results in that order.
+    A failed task lets the others finish (their work is kept), then its error is raised."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(task) for task in tasks]
+    results, failures = [], []
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            results.append(future.result())
+        elif isinstance(error, InputError):
+            failures.append(str(error))
+        else:
+            raise error
+    if failures:
+        raise InputError("; ".join(failures))
+    return results
+
+
+def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record: Dict, part: str,
+             env: Optional[Dict] = None, log: Optional[Path] = None) -> None:
+    """Run `steps` in `project` unless weasel would skip them all; time what ran. A part
+    finished earlier keeps its recorded time, or is marked as done by another run."""
+    todo = pending_steps(project, steps, overrides)
+    if not todo:
+        if part not in record["wall_seconds"] and part not in record["reused"]:
+            record["reused"].append(part)
+            msg.info(f"{what}: already done by an earlier run; reused")
+        return
+    msg.divider(what)
+    if log is not None:
+        msg.info(f"{what}: output in {log}")
+    start = time.time()
+    for number, step in enumerate(steps, start=1):  # weasel skips the finished ones
+        if log is not None:  # beside other languages: one console line per step, the rest in the log
+            msg.info(f"{what}: step {number}/{len(steps)} {step}, {(time.time() - start) / 60:.1f} min so far")
+        run_in(project, step, overrides, what, env=env, log=log)
+    record["wall_seconds"][part] = round(time.time() - start, 1)
+    record["reused"] = [p for p in record["reused"] if p != part]
+
+
+def inputs_signature(cmd: List[str], output: Path) -> str:
+    """What a seed's model depends on: the training command, the project's code and the
+    contents of every file or folder the command names (config, corpora, vectors). A seed
+    is reused only while this is unchanged, so a new config, synthetic set or loss retrains it."""
+    return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output])
+
+
+def train_seed(cmd: List[str], output: Path, model: str, seed: int) -> float:
+    signature = inputs_signature(cmd, output)
+    start = time.time()
+    if subprocess.run(cmd).returncode != 0:
+        raise InputError(f"training the {model} with seed {seed} failed; see the spaCy output above")
+    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
+    return time.time() - start
+
+
+def is_trained(output: Path, signature: str) -> bool:
+    done = all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists()
+    record = output / "inputs.json"
+    return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
+
+
+CHECKPOINTS = ("model-best", "model-last")
