@@ -2,7 +2,7 @@
 the student needs.
 
 For each finished run named (a folder training/{run} of this project or of a curve
-size's copy, holding its teacher, vectors and labelled synthetic set), the student is
+size's folder, holding its teacher, vectors and labelled synthetic set), the student is
 retrained with n_seeds seeds:
 - "full": the run's own synthetic set (every method on, as labelled by `label`);
 - "no_mask", "no_pos", "no_ngram", "no_sentence": that method switched off (its
@@ -193,7 +193,7 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
 
 
 def main(
-    run_dirs: List[Path] = typer.Argument(..., help="Finished runs: training/{run} of this project or of a copy"),
+    run_dirs: List[Path] = typer.Argument(..., help="Finished runs: training/{run} of this project or of a run folder"),
     output_dir: Path = typer.Option(Path("training/ablation"), help="Writes ablation.md, .json and .png here"),
     n_seeds: int = typer.Option(3),
     synthetic_sizes: str = typer.Option("1000,2000,10000,20000", help="Synthetic set sizes: subsets of the run's "

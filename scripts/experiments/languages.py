@@ -9,7 +9,7 @@ labelled review of it (cross-lingual transfer).
 With `teacher_langs` "own", each language gets its own teacher. The project's own
 language then runs in the project itself, so what `spacy project run all` and `seeds`
 finished is reused (weasel decides, as for any rerun); every other language runs in a
-project copy of its own, training/languages/{lang}. Copies have their own lockfiles, so
+folder of its own, training/languages/{lang}. Those have their own lockfiles, so
 languages never make each other redo steps, and share the fetched archives, the
 backbone and the taggers (each built once, in training/taggers/{lang}). When both kinds
 of run have finished, the summary compares them per language, paired on the same test

@@ -3,7 +3,7 @@
 One dev set and one large test set are fixed (dev first, then a training pool, then every
 other review as test; see make_corpus.py), and each training set is the first n reviews
 of the pool, so the sets are nested. At each size the whole per-run pipeline runs (teacher,
-augmentation, labelling, student, baseline, evaluation) in a project copy of its own,
+augmentation, labelling, student, baseline, evaluation) in a folder of its own,
 training/curve-{lang}/n{size}, so neither the main project's lockfile nor another size's
 is touched. A finished size is reused only while its settings (the configs and the
 resolved step commands) are unchanged; weasel resumes a size cut off part-way.
@@ -51,7 +51,7 @@ def main(
         raise InputError(f"sizes '{sizes}': each must be at least 2 and at most the pool ({pool}); fix the var "
                          "curve_sizes or curve_pool")
     passed = parse_recipe(recipe_text)
-    if "reviews" in passed:  # a path relative to this project, not to the copy the sizes run in
+    if "reviews" in passed:  # a path relative to this project, not to the folder a size runs in
         passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
     root = Path.cwd()
     require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")

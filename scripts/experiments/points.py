@@ -91,7 +91,7 @@ def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORK
 
 def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[Dict] = None,
            log: Optional[Path] = None) -> float:
-    """`spacy project run NAME` in the copy with the given vars; the wall time in seconds.
+    """`spacy project run NAME` in the run folder `project` with the given vars; the wall time in seconds.
     With `log`, the step's output is appended there instead of the console (for runs
     side by side); `env` replaces the environment (e.g. thread limits)."""
     cmd = [sys.executable, "-m", "spacy", "project", "run", name, str(project),
