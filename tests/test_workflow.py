@@ -210,8 +210,10 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     from scripts.experiments.points import make_subproject
 
     main = tmp_path / "main"  # the links lead here, so the config edited below is not this checkout's
-    for name in ("project.yml", "configs", "scripts"):
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, main / name)
+    main.mkdir()
+    shutil.copy(ROOT / "project.yml", main)
+    for name in ("configs", "scripts"):
+        shutil.copytree(ROOT / name, main / name, ignore=shutil.ignore_patterns("__pycache__"))
     project = make_subproject(tmp_path / "copy", main, links=[])
     base = point_vars("nl", 200, 1000, 500, 0, {"synthetic_size": "20000"})
     fingerprint = point_fingerprint(project, base)

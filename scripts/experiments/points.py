@@ -111,12 +111,14 @@ def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[D
 
 
 def pending_steps(project: Path, steps: List[str], overrides: Dict) -> List[str]:
-    """The steps weasel would run (not skip) in `project` with these vars."""
+    """The steps weasel would run (not skip) in `project` with these vars. A driver step
+    (no_skip, e.g. train-seeds) counts as done while its lock entry holds: its inputs are
+    then unchanged, and a code edit shows up first in the point's own steps."""
     from weasel.cli.run import check_rerun
     from weasel.util import load_project_config
 
     config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
-    commands = {c["name"]: c for c in config["commands"]}
+    commands = {c["name"]: {**c, "no_skip": False} for c in config["commands"]}
     return [s for s in steps if any(not (project / d).exists() for d in commands[s].get("deps", []))
             or check_rerun(project, commands[s])]
 
