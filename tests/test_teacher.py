@@ -237,3 +237,21 @@ def test_long_reviews_train_the_teacher_in_sub_batches_and_the_small_models_neve
                           "--training.max_epochs", 1)
     assert baseline.returncode == 0, baseline.stdout[-2000:] + baseline.stderr[-2000:]
     assert json.loads((tmp_path / "baseline" / "schedule.json").read_text())["accumulate_gradient"] == 1
+
+
+def test_the_teacher_callbacks_load_by_path_as_spacy_train_code_does(tmp_path):
+    """`spacy train configs/teacher.cfg --code scripts/teacher/teacher_callbacks.py` loads the
+    module by its path, with the project folder not on sys.path (the `spacy` command's
+    own folder is); the callbacks and the scorer they import must still register."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import spacy.util as u; u.import_file('python_code', {path!r}); "
+            "assert 'distill.init_teacher.v1' in u.registry.callbacks.get_all(); "
+            "assert 'distill.textcat_scorer.v1' in u.registry.scorers.get_all()")
+    path = str(ROOT / "scripts" / "teacher" / "teacher_callbacks.py")
+    result = subprocess.run([sys.executable, "-I", "-c", code.format(path=path)], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]

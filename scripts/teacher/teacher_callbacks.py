@@ -4,12 +4,17 @@ start the classification head from a linear probe. Not shipped with the student.
 The teacher's config names these (and the scorer in distillation.py), so every script
 that trains or loads the teacher imports this module.
 """
+import sys
 from pathlib import Path
 from typing import Optional
 
 from spacy.util import registry
 
-from scripts.student import distillation  # noqa: F401  (registers the scorer the teacher's config names)
+try:
+    from scripts.student import distillation  # noqa: F401  (registers the scorer the teacher's config names)
+except ModuleNotFoundError:  # loaded by path (`spacy train ... --code scripts/teacher/teacher_callbacks.py`)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project folder
+    from scripts.student import distillation  # noqa: F401
 
 
 def freeze_word_embeddings(nlp, component: str = "transformer") -> int:
