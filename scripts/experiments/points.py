@@ -25,6 +25,8 @@ from scripts.shared.fingerprint import fingerprint
 PROJECT_FILES = ("project.yml", "configs", "scripts")
 # The steps of one run (a curve size or a language) after the shared data is in place.
 POINT_WORKFLOW = "point"
+# What a trained model folder holds; a seed counts as trained only with both.
+CHECKPOINTS = ("model-best", "model-last")
 
 
 def link_to(target: Path, source: Path) -> None:
@@ -206,6 +208,3 @@ def is_trained(output: Path, signature: str) -> bool:
     done = all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists()
     record = output / "inputs.json"
     return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
-
-
-CHECKPOINTS = ("model-best", "model-last")
