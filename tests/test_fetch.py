@@ -62,7 +62,7 @@ def test_the_fingerprint_follows_code_settings_and_inputs(tmp_path):
 
 def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypatch):
     from scripts.shared import fingerprint as fp
-    from scripts.experiments.run_seeds import inputs_signature
+    from scripts.experiments.points import inputs_signature
     import shutil
 
     code = tmp_path / "scripts"

@@ -21,7 +21,7 @@ def metrics_for(n_test, accuracies, diff_ci, gap=None):
 
 
 def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_its_own_file(tmp_path):
-    from scripts.experiments.languages import plan_languages
+    from scripts.experiments.language_plan import plan_languages
 
     shutil.copy(ROOT / "project.yml", tmp_path)  # where each language's reviews file is named
     (tmp_path / "assets" / "reviews").mkdir(parents=True)
@@ -38,7 +38,7 @@ def test_each_listed_language_reads_its_converted_reviews_and_the_projects_lang_
 
 
 def test_the_pooled_teacher_learns_every_language_by_default_and_own_gives_one_teacher_each(tmp_path):
-    from scripts.experiments.languages import parse_teacher_langs
+    from scripts.experiments.language_plan import parse_teacher_langs
 
     plan = {"nl": tmp_path, "fr": tmp_path, "de": tmp_path}
     assert parse_teacher_langs("all", plan) == ["nl", "fr", "de"]
@@ -99,7 +99,7 @@ def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
 
 
 def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
-    from scripts.experiments.languages import language_row
+    from scripts.evaluation.measure import language_row
     from scripts.experiments.render import summary_markdown
 
     nl = metrics_for(978, {"baseline": 0.90, "teacher": 0.93, "student": 0.92}, [0.003, 0.04], gap=0.7)
@@ -126,7 +126,7 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
 
 
 def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
-    from scripts.experiments.languages import language_row
+    from scripts.evaluation.measure import language_row
     from scripts.experiments.render import summary_markdown
 
     rows = [language_row(lang, metrics_for(500, {"baseline": 0.8, "teacher": 0.9, "student": 0.85}, [0.01, 0.09],

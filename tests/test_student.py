@@ -171,32 +171,32 @@ def test_baseline_has_the_students_architecture_and_training_settings():
 def test_seeds_train_each_route_of_the_teachers_knowledge(monkeypatch, tmp_path):
     """`seeds` trains the configured student and baseline plus each with the teacher's vectors
     switched the other way; a model without that switch gets no route, and a warning."""
-    from scripts.experiments import run_seeds
+    from scripts.experiments import seed_routes
 
-    variants = run_seeds.plan_variants(routes=True)
-    switch = "--" + run_seeds.VECTORS_SWITCH
+    variants = seed_routes.plan_variants(routes=True)
+    switch = "--" + seed_routes.VECTORS_SWITCH
     assert variants["student"] == ("student", []) and variants["baseline"] == ("baseline", [])
     assert variants["student_no_vectors"] == ("student", [switch, "false"])
     assert variants["baseline_vectors"] == ("baseline", [switch, "true"])
-    assert set(run_seeds.plan_variants(routes=False)) == {"student", "baseline"}
+    assert set(seed_routes.plan_variants(routes=False)) == {"student", "baseline"}
 
     bow_only = Config().from_disk(ROOT / "configs" / "baseline.cfg", interpolate=False)
     bow_only["components"]["textcat"]["model"] = dict(BOW)
     bow_only.to_disk(tmp_path / "bow.cfg")
-    monkeypatch.setitem(run_seeds.CONFIGS, "baseline", tmp_path / "bow.cfg")
-    assert set(run_seeds.plan_variants(routes=True)) == {"student", "baseline", "student_no_vectors"}
+    monkeypatch.setitem(seed_routes.CONFIGS, "baseline", tmp_path / "bow.cfg")
+    assert set(seed_routes.plan_variants(routes=True)) == {"student", "baseline", "student_no_vectors"}
 
 
 def test_what_the_vectors_add_is_each_model_with_them_minus_without_them():
-    from scripts.experiments import run_seeds
+    from scripts.experiments import seed_routes
     from scripts.evaluation.measure import resample_indices
 
     right, half = numpy.ones((2, 100)), numpy.tile([1.0, 0.0], (2, 50))
     chosen = {"student": right, "student_no_vectors": half, "baseline": half, "baseline_vectors": right}
-    effect = run_seeds.vectors_effect(run_seeds.plan_variants(routes=True), chosen, resample_indices(100))
+    effect = seed_routes.vectors_effect(seed_routes.plan_variants(routes=True), chosen, resample_indices(100))
     assert effect["student"]["difference"] == pytest.approx(0.5)  # student has them, its variant not
     assert effect["baseline"]["difference"] == pytest.approx(0.5)  # the baseline's variant has them
-    assert run_seeds.vectors_effect(run_seeds.plan_variants(routes=False), chosen, resample_indices(100)) == {}
+    assert seed_routes.vectors_effect(seed_routes.plan_variants(routes=False), chosen, resample_indices(100)) == {}
 
 
 def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):

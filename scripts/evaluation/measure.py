@@ -193,3 +193,17 @@ def headline(metrics: Dict, seeds: Optional[Dict] = None) -> Dict:
     for key in ("gap_closed", "gap_closed_ci", "error_reduction", "error_reduction_ci", "why_null"):
         out[key] = ratios[key]
     return out
+
+
+def language_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, reused: List[str]) -> Dict:
+    """One language's numbers: from the seeds when they ran (student and baseline as the
+    mean over seeds, pooled intervals), else from the single run's metrics."""
+    m = metrics["models"]
+    row = {"lang": lang, "n_train": metrics["n_train"], "n_test": metrics["n_test"],
+           "test_sha256": metrics.get("test_sha256"), **headline(metrics, seeds),
+           "docs_per_sec": {n: m[n]["docs_per_sec"] for n in MODEL_NAMES},
+           "wall_seconds": wall, "reused": reused,
+           # per test doc, for paired comparisons with the other kind of teacher (per seed with seeds)
+           "correct": {n: (seeds or {}).get("correct", {}).get(n) or m[n].get("correct") for n in MODEL_NAMES}}
+    row["too_wide"] = too_wide_note(row["student_vs_baseline"], row["n_test"])
+    return row

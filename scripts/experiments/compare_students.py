@@ -20,15 +20,13 @@ import spacy
 import typer
 from spacy.tokens import DocBin
 from thinc.api import Config
-from wasabi import msg
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component and layers)
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
-from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, score_docs, speed_rounds, tokenizer_speed
+from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, speed_rounds, tokenizer_speed
 from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
-from scripts.experiments.points import inputs_signature, is_trained, train_seed
+from scripts.experiments.points import CONFIGS, check_run, score_seeds, train_models
 from scripts.experiments.render import frontier_plot, students_markdown, write_results
-from scripts.experiments.run_seeds import CONFIGS, check_run
 
 ROUTES = ("distilled", "gold")
 BASELINE_CONFIG = CONFIGS["baseline"]
@@ -78,28 +76,16 @@ def main(
     if metrics["test_sha256"] != sha256_of(corpus / "test.spacy"):
         raise InputError(f"{metrics_path} scored another test set than {corpus / 'test.spacy'}; rerun `evaluate`")
     args = {"evals": evals, "gpu_id": gpu_id, "lang": lang, "student_original": student_original}
-    for seed in range(n_seeds):
-        for path, name in zip(paths, names):
-            for route in ROUTES:
-                output = training / "students" / name / route / str(seed)
-                cmd = train_command(path, route, seed, output, run, args)
-                if is_trained(output, inputs_signature(cmd, output)):
-                    msg.info(f"{name} {route}, seed {seed}: already trained with these inputs")
-                    continue
-                msg.divider(f"{name} {route}, seed {seed}")
-                train_seed(cmd, output, f"{name} ({route})", seed)
+    folder = {(name, route, seed): training / "students" / name / route / str(seed)
+              for seed in range(n_seeds) for name in names for route in ROUTES}
+    train_models((f"{name} ({route})", seed, train_command(path, route, seed, folder[name, route, seed], run, args),
+                  folder[name, route, seed]) for seed in range(n_seeds) for path, name in zip(paths, names)
+                 for route in ROUTES)
     gold = list(DocBin().from_disk(corpus / "test.spacy").get_docs(spacy.blank(lang).vocab))
     indices = resample_indices(len(gold))
     teacher_correct = numpy.array(metrics["models"]["teacher"]["correct"])
-    correct: Dict[str, numpy.ndarray] = {}
-    for name in names:
-        for route in ROUTES:
-            rows = []
-            for seed in range(n_seeds):
-                rows.append(score_docs(spacy.load(training / "students" / name / route / str(seed) / checkpoint),
-                                       gold)[0])
-            correct[f"{name}/{route}"] = numpy.array(rows)
-        msg.info(f"Scored {name}, both routes, {n_seeds} seeds")
+    correct = {f"{name}/{route}": score_seeds([folder[name, route, seed] / checkpoint for seed in range(n_seeds)], gold)
+               for name in names for route in ROUTES}
     seed0 = {name: training / "students" / name / "distilled" / "0" / checkpoint for name in names}
     models = {name: spacy.load(path) for name, path in seed0.items()}
     texts = [d.text for d in gold[:speed_docs]]

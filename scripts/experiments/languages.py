@@ -1,10 +1,8 @@
 """Every language with data: the whole pipeline per language, one summary table and plot.
 
-By default (`teacher_langs` "all") one teacher is fine-tuned on the pooled training
-reviews of every language run (training/languages-pooled/teacher) and labels every
-language's synthetic data; each language then runs in training/languages-pooled/{lang}.
-A list names the languages pooled; a language outside it is marked: its teacher saw no
-labelled review of it (cross-lingual transfer).
+By default (`teacher_langs` "all") one pooled teacher (see language_plan.py), in
+training/languages-pooled/teacher, labels every language's synthetic data; each
+language then runs in training/languages-pooled/{lang}.
 
 With `teacher_langs` "own", each language gets its own teacher. The project's own
 language then runs in the project itself, so what `spacy project run all` and `seeds`
@@ -24,8 +22,6 @@ so two single-threaded runs finish more work than one run with both cores. Each
 language's step output then goes to training/{run}/languages.log in its folder.
 """
 import json
-import os
-import random
 import time
 from functools import partial
 from pathlib import Path
@@ -35,57 +31,12 @@ import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.evaluation.measure import MODEL_NAMES, headline, too_wide_note
-from scripts.experiments.points import (POINT_WORKFLOW, make_subproject, parse_recipe, run_in, run_part, side_by_side,
-                                       thread_env, usable_cores, workflow_steps)
+from scripts.evaluation.measure import language_row
+from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_recipe, run_in, run_part,
+                                       side_by_side, thread_env, usable_cores, workflow_steps)
+from scripts.experiments.language_plan import (OWN, POOLED, language_default, link_teacher, parse_teacher_langs,
+                                              plan_languages, pooled_teacher)
 from scripts.experiments.render import compare_teachers, languages_plot, summary_markdown
-
-LINKS = ("assets", "training/taggers")
-OWN, POOLED = "own", "pooled"
-# Language code for the pooled teacher's tokenizer: spaCy's multi-language class.
-POOLED_LANG = "xx"
-
-
-def language_default(root: Path, name: str, var: str) -> str:
-    """A var as project.yml gives it to a run of language `name` (e.g. `reviews` is
-    assets/reviews/{lang}.jsonl there): the pattern stays stated once, in project.yml."""
-    from weasel.util import load_project_config
-
-    return str(load_project_config(root, overrides={"vars.lang": name})["vars"][var])
-
-
-def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str, Path]:
-    """lang -> its reviews file: each listed language reads project.yml's `reviews` for its
-    lang (assets/reviews/{lang}.jsonl), and the project's own `lang` reads `reviews` as
-    given (so a user adds a language, or points one at their own file, with --vars.lang
-    and --vars.reviews)."""
-    names = [x.strip() for x in langs.split(",") if x.strip()]
-    if lang not in names:
-        names.append(lang)
-    plan = {}
-    for name in names:
-        path = (root / (reviews if name == lang else language_default(root, name, "reviews"))).resolve()
-        if not path.exists():
-            raise InputError(f"{path}: no reviews for '{name}'; run `spacy project run convert-reviews`, drop "
-                             f"'{name}' from the var languages, or pass --vars.lang {name} --vars.reviews FILE")
-        plan[name] = path
-    return plan
-
-
-def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
-    """The languages whose training reviews the pooled teacher learns from: "all" every
-    language run; "own" (or empty) [], one teacher per language; else the listed ones."""
-    if text.strip() in (OWN, ""):
-        return []
-    if text.strip() == "all":
-        return list(plan)
-    names = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
-    unknown = [n for n in names if n not in plan]
-    if unknown:
-        raise InputError(f"teacher_langs '{text}': {', '.join(unknown)} not among the languages run "
-                         f"({', '.join(plan)}); the pooled teacher learns from their training splits, so add "
-                         "them to the var languages or drop them from teacher_langs")
-    return names
 
 
 def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
@@ -106,70 +57,6 @@ def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict
     metrics = json.loads((project / "training" / run / "metrics.json").read_text())
     seeds = json.loads((project / "training" / run / "seeds.json").read_text()) if n_seeds >= 2 else None
     return language_row(lang, metrics, seeds, record["wall_seconds"], record["reused"])
-
-
-def pool_corpora(sources: List[Path], target: Path, seed: int) -> None:
-    """The docs of every source in one shuffled DocBin (so that any first-n use, such as the
-    teacher's linear probe, sees every language); rewritten only if its contents change
-    (weasel hashes it)."""
-    import spacy
-    from spacy.tokens import DocBin
-
-    vocab = spacy.blank(POOLED_LANG).vocab
-    docs = [doc for source in sources for doc in DocBin(store_user_data=True).from_disk(source).get_docs(vocab)]
-    random.Random(seed).shuffle(docs)
-    data = DocBin(store_user_data=True, docs=docs).to_bytes()
-    if not target.exists() or target.read_bytes() != data:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-
-def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_langs: List[str],
-                   passed: Dict) -> Dict:
-    """Fine-tune one teacher on the pooled train (and dev) reviews of `teacher_langs`."""
-    project = make_subproject(folder / "teacher", root, LINKS)
-    for split in ("train", "dev"):
-        pool_corpora([corpora[lang] / f"{split}.spacy" for lang in teacher_langs],
-                     project / "corpus" / POOLED / f"{split}.spacy", int(passed.get("seed", 0)))
-    overrides = {**passed, "lang": POOLED_LANG, "run": POOLED}
-    record = {"wall_seconds": {}, "reused": []}
-    record_path = project / "training" / POOLED / "teacher_record.json"
-    if record_path.exists():
-        record = json.loads(record_path.read_text())
-    run_part(project, ["train-teacher"], overrides, f"pooled teacher ({', '.join(teacher_langs)})", record, "teacher")
-    record_path.write_text(json.dumps(record, indent=2))
-    schedule = json.loads((project / "training" / POOLED / "teacher" / "schedule.json").read_text())
-    return {"path": project / "training" / POOLED / "teacher" / "model-last", "langs": teacher_langs,
-            "n_train": schedule["n_examples"], "steps": schedule["max_steps"], **record}
-
-
-def link_teacher(project: Path, run: str, teacher: Path) -> None:
-    """Point the language's teacher folder at the shared teacher (a relative link)."""
-    link = project / "training" / run / "teacher" / "model-last"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    target = os.path.relpath(teacher, link.parent)
-    if link.is_symlink() and os.readlink(link) == target:
-        return
-    if link.is_symlink():
-        link.unlink()
-    elif link.exists():
-        raise InputError(f"{link}: a teacher trained for this language is in the way of the pooled one; remove "
-                         f"{project} to run the pooled teacher there")
-    link.symlink_to(target, target_is_directory=True)
-
-
-def language_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, reused: List[str]) -> Dict:
-    """One language's numbers: from the seeds when they ran (student and baseline as the
-    mean over seeds, pooled intervals), else from the single run's metrics."""
-    m = metrics["models"]
-    row = {"lang": lang, "n_train": metrics["n_train"], "n_test": metrics["n_test"],
-           "test_sha256": metrics.get("test_sha256"), **headline(metrics, seeds),
-           "docs_per_sec": {n: m[n]["docs_per_sec"] for n in MODEL_NAMES},
-           "wall_seconds": wall, "reused": reused,
-           # per test doc, for paired comparisons with the other kind of teacher (per seed with seeds)
-           "correct": {n: (seeds or {}).get("correct", {}).get(n) or m[n].get("correct") for n in MODEL_NAMES}}
-    row["too_wide"] = too_wide_note(row["student_vs_baseline"], row["n_test"])
-    return row
 
 
 def main(
@@ -230,11 +117,11 @@ def main(
     if not pooled_langs:
         mode = OWN
         projects = {name: root if name == lang else make_subproject(root / "training" / "languages" / name, root,
-                                                                    LINKS) for name in plan}
+                                                                    SHARED_DATA) for name in plan}
         rows = run_all_languages(projects, point)
     else:
         mode, folder = POOLED, root / "training" / "languages-pooled"
-        projects = {name: make_subproject(folder / name, root, LINKS) for name in plan}
+        projects = {name: make_subproject(folder / name, root, SHARED_DATA) for name in plan}
         for name, path in plan.items():
             run_in(projects[name], "corpus", language_vars(name, path), f"the {name} corpus")
         teacher = pooled_teacher(folder, root, {n: p / "corpus" / n for n, p in projects.items()}, pooled_langs,

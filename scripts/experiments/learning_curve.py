@@ -16,12 +16,10 @@ import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.experiments.points import (POINT_WORKFLOW, make_subproject, parse_recipe, pending_steps, point_fingerprint,
+from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_recipe, pending_steps, point_fingerprint,
                                        run_in)
 from scripts.experiments.render import curve_markdown, curve_plot, write_results
 
-# Shared with the main project: fetched data, the backbone and the taggers.
-LINKS = ("assets", "training/taggers")
 POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
 
 
@@ -59,7 +57,7 @@ def main(
     out_dir = root / "training" / f"curve-{lang}"
     points = []
     for n in n_values:
-        project = make_subproject(out_dir / f"n{n}", root, LINKS)
+        project = make_subproject(out_dir / f"n{n}", root, SHARED_DATA)
         overrides = point_vars(lang, n, pool, n_dev, seed, passed)
         metrics_path = project / "training" / f"n{n}" / "metrics.json"
         record_path = metrics_path.with_name("point.json")

@@ -15,18 +15,25 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
 
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError
+from scripts.shared.cli_support import InputError, require
 from scripts.shared.fingerprint import fingerprint
 
 PROJECT_FILES = ("project.yml", "configs", "scripts")
+# Data folders every run folder shares with the project: the fetched archives, the
+# backbone and the taggers, each built once.
+SHARED_DATA = ("assets", "training/taggers")
 # The steps of one run (a curve size or a language) after the shared data is in place.
 POINT_WORKFLOW = "point"
 # What a trained model folder holds; a seed counts as trained only with both.
 CHECKPOINTS = ("model-best", "model-last")
+# The configs the seed drivers train, relative to the project folder they run from.
+CONFIGS = {m: Path("configs") / f"{m}.cfg" for m in ("student", "baseline")}
 
 
 def link_to(target: Path, source: Path) -> None:
@@ -195,16 +202,49 @@ def inputs_signature(cmd: List[str], output: Path) -> str:
     return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output])
 
 
-def train_seed(cmd: List[str], output: Path, model: str, seed: int) -> float:
-    signature = inputs_signature(cmd, output)
-    start = time.time()
-    if subprocess.run(cmd).returncode != 0:
-        raise InputError(f"training the {model} with seed {seed} failed; see the spaCy output above")
-    (output / "inputs.json").write_text(json.dumps({"signature": signature}))
-    return time.time() - start
-
-
 def is_trained(output: Path, signature: str) -> bool:
     done = all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists()
     record = output / "inputs.json"
     return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
+
+
+def train_models(jobs: Iterable[Tuple[str, int, List[str], Path]]) -> Dict[str, Dict[int, float]]:
+    """Train each (name, seed, command, output) in turn, unless it is already trained with
+    these inputs; the training's own wall seconds by name and seed (from its
+    schedule.json, so a reused model reports the time it took when it was trained)."""
+    wall: Dict[str, Dict[int, float]] = {}
+    for name, seed, cmd, output in jobs:
+        signature = inputs_signature(cmd, output)
+        if is_trained(output, signature):
+            msg.info(f"{name}, seed {seed}: already trained with these inputs")
+        else:
+            msg.divider(f"{name}, seed {seed}")
+            if subprocess.run(cmd).returncode != 0:
+                raise InputError(f"training {name} with seed {seed} failed; see the spaCy output above, then "
+                                 "rerun (finished seeds are kept)")
+            (output / "inputs.json").write_text(json.dumps({"signature": signature}))
+        wall.setdefault(name, {})[seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
+    return wall
+
+
+def score_seeds(models: Iterable[Path], docs: List) -> numpy.ndarray:
+    """1 where a model's top label is the gold one: one row per model (seed), one column per doc."""
+    import spacy
+
+    from scripts.evaluation.evaluate import score_docs
+    from scripts.student import distillation  # noqa: F401  (registers the student's component)
+
+    return numpy.array([score_docs(spacy.load(path), docs)[0] for path in models])
+
+
+def check_run(run: str, n_seeds: int, checkpoint: str) -> Tuple[Path, Path]:
+    """(corpus, training) folders of a finished run with its splits and synthetic set,
+    after checking the settings every multi-seed driver shares."""
+    if n_seeds < 2:
+        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
+    if checkpoint not in CHECKPOINTS:
+        raise InputError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got '{checkpoint}'")
+    corpus, training = Path("corpus") / run, Path("training") / run
+    for name, step in (("synthetic.spacy", "label"), ("test.spacy", "corpus"), ("dev.spacy", "corpus")):
+        require(corpus / name, name, step)
+    return corpus, training

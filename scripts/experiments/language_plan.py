@@ -1,0 +1,109 @@
+"""What the languages workflow runs: which languages, from which reviews files, under
+which teacher; and the pooled teacher, one teacher fine-tuned on the training (and dev)
+reviews of several languages, which then labels every language's synthetic set. A
+language outside the pool is marked: its teacher saw no labelled review of it
+(cross-lingual transfer)."""
+import json
+import os
+import random
+from pathlib import Path
+from typing import Dict, List
+
+from scripts.shared.cli_support import InputError
+from scripts.experiments.points import SHARED_DATA, make_subproject, run_part
+
+OWN, POOLED = "own", "pooled"
+# Language code for the pooled teacher's tokenizer: spaCy's multi-language class.
+POOLED_LANG = "xx"
+
+
+def language_default(root: Path, name: str, var: str) -> str:
+    """A var as project.yml gives it to a run of language `name` (e.g. `reviews` is
+    assets/reviews/{lang}.jsonl there): the pattern stays stated once, in project.yml."""
+    from weasel.util import load_project_config
+
+    return str(load_project_config(root, overrides={"vars.lang": name})["vars"][var])
+
+
+def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str, Path]:
+    """lang -> its reviews file: each listed language reads project.yml's `reviews` for its
+    lang (assets/reviews/{lang}.jsonl), and the project's own `lang` reads `reviews` as
+    given (so a user adds a language, or points one at their own file, with --vars.lang
+    and --vars.reviews)."""
+    names = [x.strip() for x in langs.split(",") if x.strip()]
+    if lang not in names:
+        names.append(lang)
+    plan = {}
+    for name in names:
+        path = (root / (reviews if name == lang else language_default(root, name, "reviews"))).resolve()
+        if not path.exists():
+            raise InputError(f"{path}: no reviews for '{name}'; run `spacy project run convert-reviews`, drop "
+                             f"'{name}' from the var languages, or pass --vars.lang {name} --vars.reviews FILE")
+        plan[name] = path
+    return plan
+
+
+def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
+    """The languages whose training reviews the pooled teacher learns from: "all" every
+    language run; "own" (or empty) [], one teacher per language; else the listed ones."""
+    if text.strip() in (OWN, ""):
+        return []
+    if text.strip() == "all":
+        return list(plan)
+    names = list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    unknown = [n for n in names if n not in plan]
+    if unknown:
+        raise InputError(f"teacher_langs '{text}': {', '.join(unknown)} not among the languages run "
+                         f"({', '.join(plan)}); the pooled teacher learns from their training splits, so add "
+                         "them to the var languages or drop them from teacher_langs")
+    return names
+
+
+def pool_corpora(sources: List[Path], target: Path, seed: int) -> None:
+    """The docs of every source in one shuffled DocBin (so that any first-n use, such as the
+    teacher's linear probe, sees every language); rewritten only if its contents change
+    (weasel hashes it)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    vocab = spacy.blank(POOLED_LANG).vocab
+    docs = [doc for source in sources for doc in DocBin(store_user_data=True).from_disk(source).get_docs(vocab)]
+    random.Random(seed).shuffle(docs)
+    data = DocBin(store_user_data=True, docs=docs).to_bytes()
+    if not target.exists() or target.read_bytes() != data:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_langs: List[str],
+                   passed: Dict) -> Dict:
+    """Fine-tune one teacher on the pooled train (and dev) reviews of `teacher_langs`."""
+    project = make_subproject(folder / "teacher", root, SHARED_DATA)
+    for split in ("train", "dev"):
+        pool_corpora([corpora[lang] / f"{split}.spacy" for lang in teacher_langs],
+                     project / "corpus" / POOLED / f"{split}.spacy", int(passed.get("seed", 0)))
+    overrides = {**passed, "lang": POOLED_LANG, "run": POOLED}
+    record = {"wall_seconds": {}, "reused": []}
+    record_path = project / "training" / POOLED / "teacher_record.json"
+    if record_path.exists():
+        record = json.loads(record_path.read_text())
+    run_part(project, ["train-teacher"], overrides, f"pooled teacher ({', '.join(teacher_langs)})", record, "teacher")
+    record_path.write_text(json.dumps(record, indent=2))
+    schedule = json.loads((project / "training" / POOLED / "teacher" / "schedule.json").read_text())
+    return {"path": project / "training" / POOLED / "teacher" / "model-last", "langs": teacher_langs,
+            "n_train": schedule["n_examples"], "steps": schedule["max_steps"], **record}
+
+
+def link_teacher(project: Path, run: str, teacher: Path) -> None:
+    """Point the language's teacher folder at the shared teacher (a relative link)."""
+    link = project / "training" / run / "teacher" / "model-last"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(teacher, link.parent)
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise InputError(f"{link}: a teacher trained for this language is in the way of the pooled one; remove "
+                         f"{project} to run the pooled teacher there")
+    link.symlink_to(target, target_is_directory=True)
