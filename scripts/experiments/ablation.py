@@ -85,8 +85,8 @@ def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], chec
     for name in synthetic:
         wall[name] += sum(trained[f"{run}: {name}"].values())
         models = [folder[name, seed] / checkpoint for seed in range(n_seeds)]
-        correct[name] = score_seeds(models, gold)
-        dev_accuracy[name] = float(numpy.mean(score_seeds(models, dev)))
+        correct[name], on_dev = score_seeds(models, gold, dev)
+        dev_accuracy[name] = float(numpy.mean(on_dev))
     for name, path in (("baseline", run_dir / "baseline" / checkpoint), ("teacher", run_dir / "teacher" / "model-last")):
         correct[name] = score_docs(spacy.load(path), gold)[0]
     indices = resample_indices(len(gold))

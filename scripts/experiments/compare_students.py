@@ -84,7 +84,7 @@ def main(
     gold = list(DocBin().from_disk(corpus / "test.spacy").get_docs(spacy.blank(lang).vocab))
     indices = resample_indices(len(gold))
     teacher_correct = numpy.array(metrics["models"]["teacher"]["correct"])
-    correct = {f"{name}/{route}": score_seeds([folder[name, route, seed] / checkpoint for seed in range(n_seeds)], gold)
+    correct = {f"{name}/{route}": score_seeds([folder[name, route, s] / checkpoint for s in range(n_seeds)], gold)[0]
                for name in names for route in ROUTES}
     seed0 = {name: training / "students" / name / "distilled" / "0" / checkpoint for name in names}
     models = {name: spacy.load(path) for name, path in seed0.items()}

@@ -227,14 +227,16 @@ def train_models(jobs: Iterable[Tuple[str, int, List[str], Path]]) -> Dict[str, 
     return wall
 
 
-def score_seeds(models: Iterable[Path], docs: List) -> numpy.ndarray:
-    """1 where a model's top label is the gold one: one row per model (seed), one column per doc."""
+def score_seeds(models: Iterable[Path], *splits: List) -> List[numpy.ndarray]:
+    """For each split of docs, 1 where a model's top label is the gold one: one row per
+    model (seed), one column per doc. Each model is loaded once for all the splits."""
     import spacy
 
     from scripts.evaluation.evaluate import score_docs
     from scripts.student import distillation  # noqa: F401  (registers the student's component)
 
-    return numpy.array([score_docs(spacy.load(path), docs)[0] for path in models])
+    rows = [[score_docs(nlp, docs)[0] for docs in splits] for nlp in map(spacy.load, models)]
+    return [numpy.array(split_rows) for split_rows in zip(*rows)]
 
 
 def check_run(run: str, n_seeds: int, checkpoint: str) -> Tuple[Path, Path]:

@@ -71,8 +71,8 @@ def main(
     indices = resample_indices(len(gold["test"]))
     teacher_correct = score_docs(spacy.load(teacher_path), gold["test"])[0]
     # correct[variant][checkpoint][split]: (n_seeds, n_docs)
-    correct = {m: {c: {s: score_seeds([folder[m, seed] / c for seed in range(n_seeds)], docs)
-                       for s, docs in gold.items()} for c in CHECKPOINTS} for m in variants}
+    correct = {m: {c: dict(zip(gold, score_seeds([folder[m, seed] / c for seed in range(n_seeds)], *gold.values())))
+                   for c in CHECKPOINTS} for m in variants}
     chosen = {m: correct[m][checkpoint]["test"] for m in correct}
     drift = {m: {c: {"dev": float(numpy.mean(correct[m][c]["dev"])), "test": float(numpy.mean(correct[m][c]["test"])),
                      "dev_minus_test_per_seed": [float(numpy.mean(d) - numpy.mean(t)) for d, t in
