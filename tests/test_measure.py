@@ -1,4 +1,6 @@
 """measure.py against known numbers: McNemar, interval coverage, the ratios, calibration."""
+import json
+
 import numpy
 import pytest
 from scipy.stats import binomtest
@@ -166,3 +168,47 @@ def test_seeds_are_resampled_in_pairs_across_models():
     a = (rng.random((3, 500)) < 0.8).astype(int)
     diff = paired_difference(a, a.copy(), resample_indices(500, 500))
     assert diff["ci"] == [0.0, 0.0]
+
+
+def write_seeds_run(project, run, student, test_sha="abc", n_examples=None):
+    """A run as run_seeds leaves it: per seed and test doc, 1 where each model was right."""
+    folder = project / "training" / run
+    folder.mkdir(parents=True)
+    n = len(student[0])
+    baseline = [[int(i % 4 != 0) for i in range(n)]] * len(student)  # 75% right
+    teacher = [int(i % 10 != 0) for i in range(n)]  # 90% right
+    (folder / "seeds.json").write_text(json.dumps({"test_sha256": test_sha, "correct": {
+        "student": student, "baseline": baseline, "teacher": teacher}}))
+    if n_examples:
+        (project / "corpus" / run).mkdir(parents=True)
+        (project / "corpus" / run / "augmented.augment.json").write_text(json.dumps({"n_examples": n_examples}))
+
+
+def test_two_runs_students_are_compared_paired_on_the_same_test_docs(tmp_path):
+    from conftest import run_script
+
+    n = 400
+    better = [[int(i % 10 != 0) for i in range(n)]] * 3  # as good as the teacher
+    worse = [[int(i % 5 != 0) for i in range(n)]] * 3  # 80%: wrong on every doc the better one misses, and more
+    write_seeds_run(tmp_path, "with", better, n_examples=5000)
+    write_seeds_run(tmp_path, "without", worse, n_examples=5000)
+    result = run_script("compare_runs.py", "with", "without", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    r = json.loads((tmp_path / "training/with-vs-without/compare.json").read_text())
+    assert r["student_a_minus_b"]["difference"] == pytest.approx(0.10)
+    assert r["student_a_minus_b"]["excludes_zero"] and r["student_a_minus_b"]["ci"][0] > 0.05
+    assert r["runs"]["with"]["gap_closed"] == pytest.approx(1.0)  # student = teacher
+    assert r["runs"]["without"]["gap_closed"] == pytest.approx(0.05 / 0.15)
+    assert r["same_teacher"] and r["same_baseline"]
+    assert r["runs"]["with"]["transfer_set"]["n_examples"] == 5000
+    assert "| with | 5000 | 90.0" in (tmp_path / "training/with-vs-without/compare.md").read_text()
+
+
+def test_runs_on_different_test_sets_are_not_compared(tmp_path):
+    from conftest import run_script
+    from test_bad_input import assert_one_clear_line
+
+    write_seeds_run(tmp_path, "a", [[1, 0, 1]] * 2, test_sha="one")
+    write_seeds_run(tmp_path, "b", [[1, 1, 1]] * 2, test_sha="two")
+    assert_one_clear_line(run_script("compare_runs.py", "a", "b", cwd=tmp_path), "different test sets")
+    assert_one_clear_line(run_script("compare_runs.py", "a", "missing", cwd=tmp_path), "missing")
