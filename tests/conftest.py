@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +49,30 @@ TINY_TEACHER_OVERRIDES = ["--components.transformer.model.get_spans.window", "32
                           "--components.transformer.model.get_spans.stride", "24"]
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder `name` that `build(folder)` fills, built once per test session: the
+    first worker to ask builds it, and a second one waits for it instead of building it
+    again. pytest-xdist's workers share the parent of their own temporary folders."""
+    from filelock import FileLock
+
+    worker_root = tmp_path_factory.getbasetemp()
+    root = worker_root.parent if os.environ.get("PYTEST_XDIST_WORKER") else worker_root
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left behind
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory):
+    """One path for every worker, since the finished project's lockfile names it."""
     from fixtures import build_tiny_backbone
 
-    return build_tiny_backbone(tmp_path_factory.mktemp("tiny_backbone"))
+    return built_once(tmp_path_factory, "tiny_backbone", build_tiny_backbone)
 
 
 @pytest.fixture(scope="session")
@@ -60,32 +80,39 @@ def tiny_corpus(tmp_path_factory):
     """train/dev/test DocBins made by the project's own corpus script from fixture reviews."""
     from fixtures import write_reviews_jsonl
 
-    folder = tmp_path_factory.mktemp("tiny_corpus")
-    reviews = write_reviews_jsonl(folder / "reviews.jsonl", 60)
-    result = run_script("make_corpus.py", reviews, folder, "--lang", "nl",
-                        "--n-train", 40, "--n-dev", 20, "--n-test", 20)
-    assert result.returncode == 0, result.stderr
-    return folder
+    def build(folder):
+        reviews = write_reviews_jsonl(folder / "reviews.jsonl", 60)
+        result = run_script("make_corpus.py", reviews, folder, "--lang", "nl",
+                            "--n-train", 40, "--n-dev", 20, "--n-test", 20)
+        assert result.returncode == 0, result.stderr
+
+    return built_once(tmp_path_factory, "tiny_corpus", build)
 
 
 @pytest.fixture(scope="session")
 def tiny_teacher(tmp_path_factory, tiny_backbone, tiny_corpus):
     """The tiny backbone fine-tuned for a few steps through the real configs/teacher.cfg."""
-    output = tmp_path_factory.mktemp("tiny_teacher")
-    result = run_script("train.py", ROOT / "configs/teacher.cfg", output, "--evals", 2,
-                        "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
-                        "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return output / "model-last"
+    def build(output):
+        result = run_script("train.py", ROOT / "configs/teacher.cfg", output, "--evals", 2,
+                            "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
+                            "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    return built_once(tmp_path_factory, "tiny_teacher", build) / "model-last"
 
 
 @pytest.fixture(scope="module")
 def project_run(tmp_path_factory, tiny_backbone):
-    """`spacy project run all` finished on a tiny project copy (workflow_support.py); one per
-    test file, so the files that need it can run in two workers side by side."""
-    from workflow_support import make_project, run_all
+    """A copy of `spacy project run all` finished on a tiny project (workflow_support.py).
+    The run is made once per test session; each test file gets its own copy to run more
+    steps in, so the files that need it can run in two workers side by side."""
+    from workflow_support import copy_project, make_project, run_all
 
-    project, config = make_project(tmp_path_factory)
-    first = run_all(project, tiny_backbone)
-    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
-    return project, config, first
+    def build(project):
+        make_project(project)
+        first = run_all(project, tiny_backbone)
+        assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+
+    finished = built_once(tmp_path_factory, "finished_project", build)
+    project = tmp_path_factory.mktemp("project")
+    return project, copy_project(finished, project)

@@ -6,13 +6,15 @@ import pytest
 
 from workflow_support import run_languages
 
+pytestmark = pytest.mark.xdist_group("experiments")  # pytest.ini: which files share a worker
+
 
 @pytest.fixture(scope="module")
 def languages_run(project_run, tiny_backbone):
     """The languages workflow with one teacher per language, after `all` (the project's own
     language, nl, runs in the project itself and reuses what `all` finished; de runs beside
     it in a copy, as languages_jobs 2 has it)."""
-    project, _, _ = project_run
+    project, _ = project_run
     result = run_languages(project, tiny_backbone, teacher_langs="own")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return project, result

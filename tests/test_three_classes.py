@@ -16,10 +16,13 @@ from workflow_support import make_project, run_all
 
 LABELS = ["NEG", "NONE", "POS"]  # sorted: a label set other than POS/NEG keeps no special order
 
+pytestmark = pytest.mark.xdist_group("workflow")  # pytest.ini: which files share a worker
+
 
 @pytest.fixture(scope="module")
 def three_class_run(tmp_path_factory, tiny_backbone):
-    project, _ = make_project(tmp_path_factory)
+    project = tmp_path_factory.mktemp("project")
+    make_project(project)
     reviews = project / "assets" / "reviews" / "three.jsonl"
     reviews.parent.mkdir(parents=True, exist_ok=True)
     reviews.write_text("".join(json.dumps({"text": t, "label": l}) + "\n"

@@ -17,9 +17,11 @@ from workflow_support import TINY_TRAINING, make_project, run_all
 METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "raw_docs_per_sec",
                  "words_per_sec", "latency_p50_ms", "latency_p95_ms"}
 
+pytestmark = pytest.mark.xdist_group("workflow")  # pytest.ini: which files share a worker
+
 
 def test_run_all_produces_every_declared_output(project_run):
-    project, config, _ = project_run
+    project, config = project_run
     steps = {c["name"]: c for c in config["commands"]}
     for name in config["workflows"]["all"]:
         for output in steps[name].get("outputs", []):
@@ -36,7 +38,7 @@ def test_the_saved_config_states_the_schedule_that_ran(project_run, model):
     one in configs/, is the record of what ran (and `spacy train` with it repeats it)."""
     from spacy.util import load_config
 
-    project, _, _ = project_run
+    project, _ = project_run
     schedule = json.loads((project / f"training/nl/{model}/schedule.json").read_text())
     saved = load_config(project / f"training/nl/{model}/model-last/config.cfg")["training"]
     assert saved["max_steps"] == schedule["max_steps"] and saved["eval_frequency"] == schedule["eval_frequency"]
@@ -50,7 +52,7 @@ def test_the_saved_config_states_the_schedule_that_ran(project_run, model):
 def test_student_carries_the_teacher_vectors_and_the_baseline_none(project_run):
     import spacy
 
-    project, _, _ = project_run
+    project, _ = project_run
     vectors = spacy.load(project / "training/nl/vectors").vocab.vectors
     student = spacy.load(project / "training/nl/student/model-last")
     baseline = spacy.load(project / "training/nl/baseline/model-last")
@@ -59,7 +61,7 @@ def test_student_carries_the_teacher_vectors_and_the_baseline_none(project_run):
 
 
 def test_metrics_follow_the_schema(project_run):
-    project, _, _ = project_run
+    project, _ = project_run
     metrics = json.loads((project / "training/nl/metrics.json").read_text())
     assert metrics["lang"] == "nl" and metrics["n_train"] == 40 and metrics["n_synthetic"] > 0
     assert set(metrics["models"]) == {"baseline", "teacher", "student"}
@@ -103,7 +105,7 @@ def test_metrics_follow_the_schema(project_run):
 
 
 def test_second_run_skips_every_finished_step(project_run, tiny_backbone):
-    project, config, _ = project_run
+    project, config = project_run
     again = run_all(project, tiny_backbone)
     assert again.returncode == 0, again.stderr[-2000:]
     for name in config["workflows"]["all"]:
@@ -111,7 +113,7 @@ def test_second_run_skips_every_finished_step(project_run, tiny_backbone):
 
 
 def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_run, tmp_path):
-    project, _, _ = project_run
+    project, _ = project_run
     wheel = next((project / "packages").rglob("*.whl"))
     import zipfile
 
@@ -180,8 +182,9 @@ def test_a_rerun_with_the_same_seed_reproduces_data_labels_and_metrics(project_r
     import spacy
     from spacy.tokens import DocBin
 
-    first, _, _ = project_run
-    second, _ = make_project(tmp_path_factory)
+    first, _ = project_run
+    second = tmp_path_factory.mktemp("project")
+    make_project(second)
     result = run_all(second, tiny_backbone)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for split in ("train", "dev", "test"):
@@ -254,7 +257,7 @@ def test_students_are_distilled_beside_their_gold_twins_and_drawn_on_one_frontie
     one table and plot; a rerun trains nothing again."""
     import spacy
 
-    project, _, _ = project_run
+    project, _ = project_run
     cmd = [sys.executable, "-m", "scripts.experiments.compare_students", "nl", "--configs",
            "configs/student_bow.cfg,configs/student_static.cfg", "--n-seeds", "2", "--evals", "1",
            "--speed-docs", "10", "--rounds", "1", "--min-round-seconds", "0.05"]

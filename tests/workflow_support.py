@@ -4,8 +4,8 @@ and `spacy project run all` on it with tiny sizes and a tiny teacher built by th
 The fetch step is the only one not run: its files are written from fixtures and the
 step is recorded as done in weasel's lockfile, because tests never use the network.
 Every other step runs for real, from converting the raw review files to the wheel.
-Each test file that needs a finished run builds its own (module scope), so pytest-xdist
-can run the files side by side.
+The finished run is built once per test session and each test file that needs it gets
+its own copy (conftest.py's project_run), so pytest-xdist can run the files side by side.
 """
 import json
 import os
@@ -56,11 +56,24 @@ def run_all(project, tiny_backbone, **extra_vars):
                           capture_output=True, text=True, env=env, cwd=project)
 
 
-def make_project(tmp_path_factory):
-    from weasel.cli.run import update_lockfile
+def tiny_config(project):
     from weasel.util import load_project_config
 
-    project = tmp_path_factory.mktemp("project")
+    return load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
+
+
+def copy_project(finished, project):
+    """A copy of a finished project, to run more steps in without touching the original
+    (its paths are relative to it, so the copy's lockfile and records still hold)."""
+    shutil.copytree(finished, project, symlinks=True, dirs_exist_ok=True)
+    return tiny_config(project)
+
+
+def make_project(project):
+    """Fill the empty folder `project` with the project and fixture copies of what
+    `fetch-data` would fetch; return its config with the tiny vars."""
+    from weasel.cli.run import update_lockfile
+
     for name in ("project.yml", "configs", "scripts"):
         src = ROOT / name
         if src.is_dir():
@@ -73,10 +86,10 @@ def make_project(tmp_path_factory):
     extra.mkdir(parents=True)
     (extra / "other_shop.jsonl").write_text("".join(
         json.dumps({"text": f"Andere winkel: {t}", "label": l}) + "\n" for t, l in fixture_reviews(6, seed=9)))
-    config = load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
+    config = tiny_config(project)
     fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
     update_lockfile(project, fetch)
-    return project, config
+    return config
 
 
 def run_languages(project, tiny_backbone, **extra):
