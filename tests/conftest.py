@@ -18,6 +18,31 @@ sys.path.insert(0, str(ROOT / "tests"))
 from scripts.teacher import teacher_callbacks  # noqa: E402,F401  (registers what the trained pipelines name, student and teacher)
 
 
+# The test files that run the whole tiny project, in two groups that each go to one
+# worker, balanced by their measured durations; the groups start first, and every other
+# file goes, whole, to whichever worker is free (pytest-xdist's loadfile otherwise).
+WORKER_GROUPS = {"test_three_classes.py": "workflow", "test_workflow.py": "workflow",
+                 "test_ablation.py": "experiments", "test_curve.py": "experiments",
+                 "test_languages_run.py": "experiments"}
+
+
+def pytest_collection_modifyitems(items):
+    groups = list(dict.fromkeys(WORKER_GROUPS.values()))
+    items.sort(key=lambda item: groups.index(WORKER_GROUPS[item.path.name]) if item.path.name in WORKER_GROUPS
+               else len(groups))  # a stable sort: each file keeps its own order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return WORKER_GROUPS.get(Path(file).name, file)
+
+    return FilesAndGroups(config, log)
+
+
 def script_module(script: str) -> str:
     """`make_corpus.py` -> `scripts.data.make_corpus`: the module of a script, by file name."""
     found = list(SCRIPTS.rglob(script))

@@ -1,10 +1,6 @@
 """The ablation driver on a finished tiny `all` run (see workflow_support.py)."""
 import json
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("experiments")  # pytest.ini: which files share a worker
-
 
 def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(project_run):
     """On the finished tiny run: each method off in turn is augmented and labelled anew, a

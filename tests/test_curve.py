@@ -4,11 +4,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from workflow_support import TINY_TRAINING, TINY_VARS
-
-pytestmark = pytest.mark.xdist_group("experiments")  # pytest.ini: which files share a worker
 
 
 def test_learning_curve_runs_nested_sizes_on_one_dev_and_test_set_and_reuses_finished_sizes(project_run,

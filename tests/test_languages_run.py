@@ -6,8 +6,6 @@ import pytest
 
 from workflow_support import run_languages
 
-pytestmark = pytest.mark.xdist_group("experiments")  # pytest.ini: which files share a worker
-
 
 @pytest.fixture(scope="module")
 def languages_run(project_run, tiny_backbone):

@@ -16,8 +16,6 @@ from workflow_support import make_project, run_all
 
 LABELS = ["NEG", "NONE", "POS"]  # sorted: a label set other than POS/NEG keeps no special order
 
-pytestmark = pytest.mark.xdist_group("workflow")  # pytest.ini: which files share a worker
-
 
 @pytest.fixture(scope="module")
 def three_class_run(tmp_path_factory, tiny_backbone):

@@ -17,8 +17,6 @@ from workflow_support import TINY_TRAINING, make_project, run_all
 METRIC_FIELDS = {"accuracy", "macro_f", "auc", "size_mb", "params", "docs_per_sec", "raw_docs_per_sec",
                  "words_per_sec", "latency_p50_ms", "latency_p95_ms"}
 
-pytestmark = pytest.mark.xdist_group("workflow")  # pytest.ini: which files share a worker
-
 
 def test_run_all_produces_every_declared_output(project_run):
     project, config = project_run
