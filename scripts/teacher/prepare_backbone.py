@@ -71,5 +71,6 @@ def main(
     partial.rename(output_dir)
     msg.good(done)
 
+
 if __name__ == "__main__":
     run_cli(main)
