@@ -35,6 +35,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: files.index(item.path.name) if item.path.name in WORKER_GROUPS else len(files))
 
 
+@pytest.hookimpl(optionalhook=True)  # a run without pytest-xdist (-p no:xdist) does not know the hook
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
