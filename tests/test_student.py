@@ -278,3 +278,33 @@ def test_a_saved_vectors_table_forgets_its_lookup_attribute(tmp_path):
     nlp.vocab.vectors = vectors
     nlp.to_disk(tmp_path / "nlp")
     assert spacy.load(tmp_path / "nlp").vocab.vectors.attr == ORTH
+
+
+@pytest.mark.parametrize("ngram_size", [1, 2, 3])
+def test_the_batched_bag_of_words_is_spacys_with_the_same_weights(ngram_size):
+    """distill.BatchedTextCatBOW.v1 only computes TextCatBOW.v3's features faster: with the
+    same weights it gives the same probabilities, and one update moves both to the same
+    weights. It also takes an empty text, on which TextCatBOW.v3 stops."""
+    texts = ["Het boek is prachtig , echt prachtig", "Saai", "Niet goed , niet slecht", "Wat een boek"]
+    pipelines = {}
+    for arch in ("spacy.TextCatBOW.v3", "distill.BatchedTextCatBOW.v1"):
+        model = {"@architectures": arch, "exclusive_classes": True, "ngram_size": ngram_size,
+                 "no_output_layer": False, "length": 4096}
+        nlp = load_model_from_config(student_config(model), auto_fill=True)
+        examples = soft_examples(nlp, list(zip(texts, [0.9, 0.2, 0.5, 0.7])))
+        optimizer = nlp.initialize(lambda: examples)
+        layer = nlp.get_pipe("textcat").model.get_ref("output_layer")
+        layer.set_param("W", numpy.random.default_rng(0).normal(size=layer.get_param("W").shape).astype("f"))
+        pipelines[arch] = (nlp, examples, optimizer, layer)
+    probs = {arch: numpy.array([[d.cats["POS"], d.cats["NEG"]] for d in nlp.pipe(texts)])
+             for arch, (nlp, *_) in pipelines.items()}
+    assert numpy.allclose(*probs.values(), atol=1e-6)
+    for nlp, examples, optimizer, _ in pipelines.values():
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    weights = [layer.get_param("W") for *_, layer in pipelines.values()]
+    assert not numpy.allclose(weights[0], numpy.random.default_rng(0).normal(size=weights[0].shape))
+    assert numpy.allclose(*weights, atol=1e-6)
+    batched = pipelines["distill.BatchedTextCatBOW.v1"][0]
+    docs = list(batched.pipe(["Wat een boek", "", "Saai"]))
+    assert docs[0].cats == pytest.approx(batched("Wat een boek").cats)
+    assert docs[2].cats == pytest.approx(batched("Saai").cats)
