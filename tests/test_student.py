@@ -308,3 +308,22 @@ def test_the_batched_bag_of_words_is_spacys_with_the_same_weights(ngram_size):
     docs = list(batched.pipe(["Wat een boek", "", "Saai"]))
     assert docs[0].cats == pytest.approx(batched("Wat een boek").cats)
     assert docs[2].cats == pytest.approx(batched("Saai").cats)
+
+
+def test_the_batched_bag_of_words_hashes_the_attribute_it_is_given():
+    """attr = "LOWER" makes "Goed BOEK" and "goed boek" one set of features; ORTH, the
+    default (TextCatBOW.v3's), keeps them apart. A name spaCy does not know is refused."""
+    cats = {}
+    for attr in ("ORTH", "LOWER"):
+        model = {"@architectures": "distill.BatchedTextCatBOW.v1", "exclusive_classes": True, "ngram_size": 2,
+                 "no_output_layer": False, "length": 4096, "attr": attr}
+        nlp = load_model_from_config(student_config(model), auto_fill=True)
+        nlp.initialize(lambda: soft_examples(nlp))
+        layer = nlp.get_pipe("textcat").model.get_ref("output_layer")
+        layer.set_param("W", numpy.random.default_rng(0).normal(size=layer.get_param("W").shape).astype("f"))
+        cats[attr] = [nlp(text).cats["POS"] for text in ("Goed BOEK", "goed boek")]
+    assert cats["LOWER"][0] == pytest.approx(cats["LOWER"][1])
+    assert cats["ORTH"][0] != pytest.approx(cats["ORTH"][1])
+    model["attr"] = "LOWERCASE"
+    with pytest.raises(ValueError, match="unknown token attribute 'LOWERCASE'"):
+        load_model_from_config(student_config(model), auto_fill=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy
+from spacy.attrs import IDS
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer
 from spacy.scorer import Scorer
@@ -216,7 +217,7 @@ def create_static_vectors_embed(width: int, dropout: Optional[float] = None) -> 
 
 @registry.architectures("distill.BatchedTextCatBOW.v1")
 def create_batched_bow(exclusive_classes: bool, ngram_size: int, no_output_layer: bool, length: int = 262144,
-                       nO: Optional[int] = None) -> Model[List[Doc], Floats2d]:
+                       nO: Optional[int] = None, attr: str = "ORTH") -> Model[List[Doc], Floats2d]:
     """spaCy's TextCatBOW.v3, with its n-gram features hashed for the whole batch at once.
 
     Same features, same weights, same scores: TextCatBOW.v3 hashes each doc's n-grams in a
@@ -225,10 +226,13 @@ def create_batched_bow(exclusive_classes: bool, ngram_size: int, no_output_layer
     once per occurrence, which is the count). On the nl reviews that makes the features
     2-3x faster, which is most of the bag-of-words student's own time. It also takes
     empty texts, on which TextCatBOW.v3 with ngram_size >= 2 stops with an IndexError.
+    `attr` is the token attribute hashed ("ORTH", as TextCatBOW.v3 has it, or e.g. "LOWER").
     """
+    if attr not in IDS:
+        raise ValueError(f"BatchedTextCatBOW: unknown token attribute {attr!r}; use e.g. \"ORTH\" or \"LOWER\"")
     model = build_bow_text_classifier_v3(exclusive_classes, ngram_size, no_output_layer, length, nO)
     per_doc = next(node for node in model.walk() if node.name == "extract_ngrams")
-    model.replace_node(per_doc, batched_ngrams(ngram_size, per_doc.attrs["attr"]))
+    model.replace_node(per_doc, batched_ngrams(ngram_size, IDS[attr]))
     return model
 
 
