@@ -136,11 +136,14 @@ def tokenizer_speed(nlp, texts: List[str], min_seconds: float) -> float:
 
 
 def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float, batch_size: int,
-                 rng: random.Random) -> Dict[str, Dict[str, List[Dict[str, float]]]]:
+                 rng: random.Random, tokenizer_of) -> Tuple[Dict[str, Dict[str, List[Dict[str, float]]]], List[float]]:
     """Every model timed in `rounds` rounds, pre-tokenized (batch_speed) and from raw text
     (raw_text_speed), in a new random order each round, so a noisy machine slows all of
-    them alike: {name: {"pretokenized": [round, ...], "raw": [round, ...]}}."""
+    them alike: ({name: {"pretokenized": [round, ...], "raw": [round, ...]}}, and the
+    docs/s of `tokenizer_of`'s tokenizer alone, timed in each round beside them: the
+    ceiling every pipeline pays)."""
     out = {name: {"pretokenized": [], "raw": []} for name in models}
+    tokenizer = []
     order = list(models)
     for nlp in models.values():  # warm-up: first calls allocate and fill caches
         list(nlp.pipe(texts[:batch_size]))
@@ -149,8 +152,9 @@ def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float
         for name in order:
             out[name]["pretokenized"].append(batch_speed(models[name], texts, batch_size, min_seconds))
             out[name]["raw"].append(raw_text_speed(models[name], texts, batch_size, min_seconds))
+        tokenizer.append(tokenizer_speed(tokenizer_of, texts, min_seconds))
         msg.info(f"Speed round {r + 1}/{rounds} done")
-    return out
+    return out, tokenizer
 
 
 def median_of(rounds: List[Dict[str, float]], key: str = "docs_per_sec") -> float:
@@ -264,10 +268,9 @@ def main(
     extra_tests = score_extra_tests(models, extra_dir, seed)
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
-    speed = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng)
+    speed, tokenizer_rounds = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng,
+                                           tokenizer_of=models["student"])
     latencies = {name: [] for name in MODEL_NAMES}
-    # the ceiling: spaCy's tokenizer alone on the same raw texts (every pipeline here pays it)
-    tokenizer_rounds = [tokenizer_speed(models["student"], texts, min_round_seconds) for _ in range(rounds)]
     order = list(MODEL_NAMES)
     for text in [d.text for d in gold[:latency_docs]]:
         rng.shuffle(order)

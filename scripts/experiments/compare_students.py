@@ -23,7 +23,7 @@ from thinc.api import Config
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component and layers)
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
-from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, speed_rounds, tokenizer_speed
+from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, speed_rounds
 from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
 from scripts.experiments.points import CONFIGS, check_run, score_seeds, train_models
 from scripts.experiments.render import frontier_plot, students_markdown, write_results
@@ -50,17 +50,12 @@ def train_command(config: Path, route: str, seed: int, output: Path, run: str, a
 def time_models(models: Dict[str, spacy.Language], texts: List[str], rounds: int, min_seconds: float,
                 batch_size: int) -> Tuple[Dict[str, Dict[str, float]], float]:
     """Median docs/s over interleaved rounds: raw text end to end, and pre-tokenized; and
-    the tokenizer alone, timed in each round beside the models, so that a noisy machine
-    slows the ceiling as much as the students measured against it."""
-    rng = random.Random(0)
-    per_round, tokenizer = [], []
-    for _ in range(rounds):
-        per_round.append(speed_rounds(models, texts, 1, min_seconds, batch_size, rng))
-        tokenizer.append(tokenizer_speed(next(iter(models.values())), texts, min_seconds))
-    speed = {name: {"raw_docs_per_sec": median_of([r[name]["raw"][0] for r in per_round]),
-                    "pretokenized_docs_per_sec": median_of([r[name]["pretokenized"][0] for r in per_round])}
-             for name in models}
-    return speed, float(numpy.median(tokenizer))
+    the tokenizer alone, timed in the same rounds."""
+    speed, tokenizer = speed_rounds(models, texts, rounds, min_seconds, batch_size, random.Random(0),
+                                    tokenizer_of=next(iter(models.values())))
+    return ({name: {"raw_docs_per_sec": median_of(speed[name]["raw"]),
+                    "pretokenized_docs_per_sec": median_of(speed[name]["pretokenized"])} for name in models},
+            float(numpy.median(tokenizer)))
 
 
 def main(
