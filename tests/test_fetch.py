@@ -72,7 +72,17 @@ def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypa
     before = inputs_signature(cmd, tmp_path / "seed0")
     loss = code / "student" / "distillation.py"
     loss.write_text(loss.read_text() + "\n# an edited loss\n")
-    assert inputs_signature(cmd, tmp_path / "seed0") != before
+    edited_loss = inputs_signature(cmd, tmp_path / "seed0")
+    assert edited_loss != before
+    # Code the training imports only inside a function counts too.
+    callbacks = code / "teacher" / "teacher_callbacks.py"
+    callbacks.write_text(callbacks.read_text() + "\n# an edited callback\n")
+    edited_callbacks = inputs_signature(cmd, tmp_path / "seed0")
+    assert edited_callbacks != edited_loss
+    # Code the training never imports (the evaluation, the report) leaves trained seeds alone.
+    for unused in (code / "evaluation" / "evaluate.py", code / "evaluation" / "report.py"):
+        unused.write_text(unused.read_text() + "\n# an edited report\n")
+    assert inputs_signature(cmd, tmp_path / "seed0") == edited_callbacks
 
 
 def test_an_npm_package_is_packed_with_npm_and_npm_missing_is_one_clear_error(tmp_path, monkeypatch):

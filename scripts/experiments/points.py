@@ -196,10 +196,14 @@ def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record
 
 
 def inputs_signature(cmd: List[str], output: Path) -> str:
-    """What a seed's model depends on: the training command, the project's code and the
-    contents of every file or folder the command names (config, corpora, vectors). A seed
-    is reused only while this is unchanged, so a new config, synthetic set or loss retrains it."""
-    return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output])
+    """What a seed's model depends on: the training command, the project's code that the
+    command's module imports (all of scripts/ for a command that is not a project module)
+    and the contents of every file or folder the command names (config, corpora, vectors).
+    A seed is reused only while this is unchanged, so a new config, synthetic set or loss
+    retrains it, and an edit to the evaluation does not."""
+    entry = cmd[cmd.index("-m") + 1] if "-m" in cmd[:-1] else None
+    entry = entry if entry and entry.startswith("scripts.") else None
+    return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output], entry=entry)
 
 
 def is_trained(output: Path, signature: str) -> bool:
