@@ -237,9 +237,10 @@ def test_each_student_config_is_the_shipped_one_with_another_model_block(name):
     assert other == shipped
 
 
-def test_the_static_student_is_the_mean_of_the_word_vectors_through_one_linear_map():
-    """distill.StaticVectorsEmbed.v1 under TextCatReduce's mean: the same logits as the mean
-    of the words' vectors times one matrix (the Model2Vec shape), and nothing else read."""
+def test_the_static_student_is_the_max_and_mean_of_the_word_vectors_through_one_linear_map():
+    """distill.StaticVectorsEmbed.v1 under TextCatReduce's max and mean: the same logits as
+    the max and the mean of the words' projected vectors times one matrix, and nothing else
+    read (the Model2Vec shape, with the max beside the mean)."""
     import spacy
     from thinc.api import Config as ThincConfig
 
@@ -255,11 +256,13 @@ def test_the_static_student_is_the_mean_of_the_word_vectors_through_one_linear_m
     doc = nlp.make_doc("goed boek niet")
     nlp.initialize(lambda: [Example.from_dict(doc, {"cats": {"NEG": 0.0, "POS": 1.0}})])
     model = textcat.model
+    output_layer = model.get_ref("output_layer")
+    output_layer.set_param("W", rng.normal(size=output_layer.get_param("W").shape).astype("float32"))
     probs = model.predict([doc])
-    W, b = model.get_ref("output_layer").get_param("W"), model.get_ref("output_layer").get_param("b")
+    W, b = output_layer.get_param("W"), output_layer.get_param("b")
     projection = next(n for n in model.walk() if n.name == "static_vectors").get_param("W")
-    mean_vector = numpy.mean([nlp.vocab.get_vector(w) for w in ("goed", "boek", "niet")], axis=0)
-    logits = W @ (projection @ mean_vector) + b
+    projected = numpy.array([projection @ nlp.vocab.get_vector(w) for w in ("goed", "boek", "niet")])
+    logits = W @ numpy.concatenate([projected.max(axis=0), projected.mean(axis=0)]) + b
     expected = numpy.exp(logits - logits.max()) / numpy.exp(logits - logits.max()).sum()
     assert numpy.allclose(probs[0], expected, atol=1e-5)
 
