@@ -3,7 +3,8 @@ import random
 
 import pytest
 
-from scripts.transfer.augment import AugmentSettings, PosUnigrams, TaggedReview, augment_all, augment_once, augment_review
+from scripts.transfer.augment import (AugmentSettings, PosUnigrams, TaggedReview, augment_all, augment_once,
+                                      augment_review, open_tags, tag_lexicon)
 from scripts.shared.cli_support import InputError
 
 MASK = "[MASK]"
@@ -168,3 +169,53 @@ def test_methods_record_only_what_shaped_the_kept_words():
         text, methods = augment_once(REVIEWS[1], settings, UNIGRAMS, MASK, rng)
         assert "ngram" in methods
         assert ("mask" in methods) == (text == MASK)
+
+
+LEXICON = {"Adj": ["fantastisch", "saai"], "N": ["roman"]}
+
+
+def test_lexicon_swaps_draw_that_share_from_the_list_and_keep_the_tag():
+    unigrams = PosUnigrams(REVIEWS, LEXICON, p_lexicon=0.5)
+    rng = random.Random(0)
+    draws = [unigrams.sample("Adj", rng) for _ in range(4000)]
+    from_list = sum(d in LEXICON["Adj"] for d in draws) / len(draws)
+    assert 0.46 < from_list < 0.54, from_list
+    assert set(draws) <= set(LEXICON["Adj"]) | set(UNIGRAMS.words["Adj"])
+    # a tag the list lacks keeps the training set's words
+    assert {unigrams.sample("Prep", rng) for _ in range(50)} == {"met"}
+
+
+def test_a_lexicon_at_share_zero_repeats_the_run_without_one():
+    settings = AugmentSettings(p_mask=0.1, p_pos=0.3, p_ng=0.25, p_sentence=0.3, n_iter=10)
+    plain, _ = augment_all(REVIEWS, settings, MASK, seed=3)
+    unused, _ = augment_all(REVIEWS, settings, MASK, seed=3, lexicon=LEXICON)
+    used, _ = augment_all(REVIEWS, AugmentSettings(p_mask=0.1, p_pos=0.3, p_ng=0.25, p_sentence=0.3, n_iter=10,
+                                                   p_lexicon=1.0), MASK, seed=3, lexicon=LEXICON)
+    assert plain == unused
+    assert any(w in text.split() for text, _, _ in used for w in ("fantastisch", "saai", "roman"))
+
+
+def test_open_tags_are_the_many_worded_classes_of_any_tagset():
+    nouns = [f"ding{i}" for i in range(30)]
+    adjectives = [f"mooi{i}" for i in range(30)]
+    reviews = [review(f"de {n} is {a} .", ["Art", "N", "V", "Adj", "Punc"]) for n, a in zip(nouns, adjectives)]
+    reviews.append(review("ach", ["Int"]))  # one token: every word distinct, but too rare to judge
+    assert open_tags(reviews) == {"N", "Adj"}
+
+
+def test_tag_lexicon_keeps_single_tokens_of_the_given_tags():
+    import spacy
+
+    class WordTagger:  # tags a word alone, as the augmenter's tagger does
+        def __init__(self, tags):
+            self.nlp, self.tags = spacy.blank("nl"), tags
+
+        def pipe(self, words, batch_size):
+            for doc in self.nlp.pipe(words):
+                for token in doc:
+                    token.tag_ = self.tags.get(token.text, "X")
+                yield doc
+
+    tagger = WordTagger({"fiets": "N", "snel": "Adj", "de": "Art"})
+    assert tag_lexicon(tagger, ["fiets", "snel", "de", "onbekend", "e-mail adres"], {"N", "Adj"}) == \
+        {"N": ["fiets"], "Adj": ["snel"]}

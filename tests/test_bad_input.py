@@ -168,6 +168,12 @@ def test_negative_synthetic_size(tmp_path, tiny_corpus):
     assert_one_clear_line(result, "target-size must be 0 (use --n-iter) or more, got -5")
 
 
+def test_a_lexicon_share_without_a_lexicon(tmp_path, tiny_corpus):
+    result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
+                        "--p-lexicon", 0.5, "--lexicon-words", 0)
+    assert_one_clear_line(result, "p_lexicon is 0.5 but lexicon_words is 0: set the var lexicon_words")
+
+
 @pytest.mark.parametrize("n_train", [0, 1, 3])
 def test_a_training_set_below_the_minimum_fails_before_writing(tmp_path, write_reviews, n_train):
     out = tmp_path / "out"

@@ -29,7 +29,7 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
     off), `target_size` examples, and have the teacher label them in the run's runtime."""
     corpus, training = project / "corpus" / run, project / "training" / run
     lang = json.loads((corpus / "stats.json").read_text())["lang"]
-    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "seed")},
+    args = {**{k: recipe[k] for k in ("p_mask", "p_pos", "p_ng", "ngram_max", "p_sentence", "lexicon_words", "p_lexicon", "seed")},
             **changes}
     augmented, synthetic = folder / "augmented.spacy", folder / "synthetic.spacy"
     # A variant's set is reused only while what made it is unchanged: the recipe, the code,

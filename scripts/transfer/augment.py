@@ -2,7 +2,8 @@
 
 Per word, u ~ U(0,1): u < p_mask gives the teacher tokenizer's mask token; else
 u < p_mask + p_pos gives a word of the same POS tag, drawn from that tag's unigram
-distribution in the training set. Then, with probability p_ng, only a random window
+distribution in the training set (or, with probability p_lexicon, a word of that tag from a
+general frequency list, so that examples hold words the training reviews never use). Then, with probability p_ng, only a random window
 of 1..ngram_max words is kept. Also, with probability p_sentence, one whole sentence
 of the review is emitted (the original experiment's fourth method). Rounds over the
 reviews repeat until the transfer set has the target size (so the rounds per review
@@ -28,6 +29,7 @@ from wasabi import msg
 
 from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
 from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.transfer.make_vectors import frequent_words
 
 METHODS = ("mask", "pos", "ngram", "sentence")
 # Rounds over the reviews at most when a target size drives them (a guard: short texts
@@ -45,9 +47,10 @@ class AugmentSettings:
     ngram_max: int = 5
     p_sentence: float = 0.0
     n_iter: int = 20
+    p_lexicon: float = 0.0  # share of POS swaps drawn from the word list instead of the training set
 
     def check(self) -> None:
-        for name in ("p_mask", "p_pos", "p_ng", "p_sentence"):
+        for name in ("p_mask", "p_pos", "p_ng", "p_sentence", "p_lexicon"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be a probability between 0 and 1, got {value}; fix the var")
@@ -74,9 +77,11 @@ def join_words(words: Sequence[str], spaces: Sequence[bool]) -> str:
 
 
 class PosUnigrams:
-    """Words seen with each POS tag in the training set, with their frequencies."""
+    """Words seen with each POS tag in the training set, with their frequencies; and,
+    optionally, a word list tagged word by word, drawn uniformly with probability p_lexicon."""
 
-    def __init__(self, reviews: Iterable[TaggedReview]):
+    def __init__(self, reviews: Iterable[TaggedReview], lexicon: Optional[Dict[str, List[str]]] = None,
+                 p_lexicon: float = 0.0):
         counts: Dict[str, Counter] = defaultdict(Counter)
         for review in reviews:
             for word, tag in zip(review.words, review.tags):
@@ -89,8 +94,13 @@ class PosUnigrams:
                 total += c[word]
                 cum.append(total)
             self.cum_weights[tag] = cum
+        self.lexicon = {tag: words for tag, words in (lexicon or {}).items() if words}
+        self.p_lexicon = p_lexicon
 
     def sample(self, tag: str, rng: random.Random) -> str:
+        # the rng is only drawn for the list when one is in use, so runs without one repeat exactly
+        if self.p_lexicon and tag in self.lexicon and rng.random() < self.p_lexicon:
+            return rng.choice(self.lexicon[tag])
         return rng.choices(self.words[tag], cum_weights=self.cum_weights[tag])[0]
 
 
@@ -128,7 +138,8 @@ def augment_review(review: TaggedReview, settings: AugmentSettings, unigrams: Po
 
 
 def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_token: str, seed: int,
-                target_size: Optional[int] = None, progress: bool = False, fixed: Sequence[str] = ()):
+                target_size: Optional[int] = None, progress: bool = False, fixed: Sequence[str] = (),
+                lexicon: Optional[Dict[str, List[str]]] = None):
     """Deduplicated synthetic examples as (text, methods, review index), and a record of the run.
 
     Rounds go over every review in turn. With a target size the rounds go on until that
@@ -136,10 +147,10 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
     review follows from the target and the data size; they stop early, and say so, when
     SATURATION_ROUNDS rounds in a row add nothing new. Without one, `settings.n_iter` rounds are made.
     `fixed` texts (e.g. unlabelled reviews, already in the set) count toward the target
-    and are never emitted again."""
+    and are never emitted again. `lexicon` maps a tag to extra words for the POS swap."""
     settings.check()
     rng = random.Random(seed)
-    unigrams = PosUnigrams(reviews)
+    unigrams = PosUnigrams(reviews, lexicon, settings.p_lexicon)
     originals: Set[str] = {r.text for r in reviews} - set(fixed)
     seen: Set[str] = set(fixed)
     examples, dropped = [], Counter()
@@ -194,6 +205,33 @@ def tag_reviews(tagger, texts: List[str]) -> List[TaggedReview]:
     return reviews
 
 
+def open_tags(reviews: Iterable[TaggedReview]) -> Set[str]:
+    """Open-class tags (nouns, verbs, adjectives, ...) whatever the tagset: of the tags with
+    at least 1% of the training reviews' tokens, those with at least a fifth of the largest
+    share of distinct words per token. Closed classes (articles, prepositions) and rare tags
+    stay with the training set's own words: a word tagged alone lands there mostly by mistake."""
+    counts: Dict[str, Counter] = defaultdict(Counter)
+    for review in reviews:
+        for word, tag in zip(review.words, review.tags):
+            counts[tag][word.lower()] += 1
+    n_tokens = sum(sum(c.values()) for c in counts.values())
+    share = {tag: len(c) / sum(c.values()) for tag, c in counts.items() if sum(c.values()) >= n_tokens / 100}
+    top = max(share.values(), default=0.0)
+    return {tag for tag, value in share.items() if value >= top / 5}
+
+
+def tag_lexicon(tagger, words: List[str], tags: Set[str]) -> Dict[str, List[str]]:
+    """Each word's tag when tagged alone (no context, so its commonest reading), for the
+    given tags only, and only words that stay one token."""
+    lexicon: Dict[str, List[str]] = defaultdict(list)
+    for doc in tagger.pipe(words, batch_size=1000):
+        if len(doc) == 1:
+            tag = doc[0].tag_ or doc[0].pos_
+            if tag in tags:
+                lexicon[tag].append(doc[0].text)
+    return dict(lexicon)
+
+
 def teacher_mask_token(teacher_path: Path) -> str:
     require(teacher_path, "the trained teacher", "train-teacher")
     teacher = spacy.load(teacher_path)
@@ -218,6 +256,9 @@ def main(
     output_path: Path = typer.Argument(..., help="Synthetic reviews (.spacy), not yet labelled"),
     p_mask: float = typer.Option(0.1), p_pos: float = typer.Option(0.1), p_ng: float = typer.Option(0.25),
     ngram_max: int = typer.Option(5), p_sentence: float = typer.Option(0.0),
+    lexicon_words: int = typer.Option(0, help="Words of wordfreq's list (most frequent first) the POS swap may "
+                                      "also draw, tagged one by one; 0: the training reviews' words only"),
+    p_lexicon: float = typer.Option(0.0, help="Share of POS swaps drawn from that list"),
     target_size: int = typer.Option(0, help="Examples to make (the unlabelled texts count toward it); the "
                                     "rounds per review follow from it. 0: --n-iter rounds"),
     n_iter: int = typer.Option(20, help="Rounds per review when --target-size is 0"),
@@ -225,8 +266,11 @@ def main(
                                     "teacher to label, and augmented like the training reviews"),
     seed: int = typer.Option(0),
 ):
-    settings = AugmentSettings(p_mask, p_pos, p_ng, ngram_max, p_sentence, n_iter)
+    settings = AugmentSettings(p_mask, p_pos, p_ng, ngram_max, p_sentence, n_iter, p_lexicon)
     settings.check()
+    if lexicon_words < 0 or (p_lexicon > 0 and lexicon_words == 0):
+        raise InputError(f"p_lexicon is {p_lexicon} but lexicon_words is {lexicon_words}: set the var lexicon_words "
+                         "to the number of words to draw from (e.g. 40000), or p_lexicon to 0")
     if target_size < 0:
         raise InputError(f"target-size must be 0 (use --n-iter) or more, got {target_size}; fix the var synthetic_size")
     require(train_path, "the training reviews", "corpus")
@@ -239,8 +283,12 @@ def main(
         raise InputError(f"{train_path}: no training reviews to augment; check the corpus step's n_train")
     extra = read_unlabelled(unlabelled, tagger.vocab)
     reviews = tag_reviews(tagger, [d.text for d in train_docs] + extra)
+    lexicon = None
+    if lexicon_words and p_lexicon:
+        words = frequent_words(tagger.lang, lexicon_words, var="lexicon_words")
+        lexicon = tag_lexicon(tagger, words, open_tags(reviews))
     examples, record = augment_all(reviews, settings, mask_token, seed, target_size or None, progress=True,
-                                   fixed=extra)
+                                   fixed=extra, lexicon=lexicon)
     nlp = spacy.blank(tagger.lang)
     db = DocBin(store_user_data=True)
     rows = [(text, ("unlabelled",), len(train_docs) + i) for i, text in enumerate(extra)] + examples
@@ -252,7 +300,8 @@ def main(
         db.add(doc)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output_path)
-    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), mask_token=mask_token, seed=seed)
+    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), mask_token=mask_token, seed=seed,
+                  p_lexicon=p_lexicon, n_lexicon=sum(map(len, (lexicon or {}).values())))
     output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
     per_method = Counter(m for _, methods, _ in rows for m in methods)
     msg.good(f"{len(rows)} synthetic examples from {len(train_docs)} reviews"

@@ -39,13 +39,13 @@ from scripts.data.fetch_assets import RAW, fetch
 WORD = re.compile(r"^[^\W\d_][\w'-]*$")  # words only: no numbers, punctuation or URLs
 
 
-def frequent_words(lang: str, n_words: int) -> List[str]:
+def frequent_words(lang: str, n_words: int, var: str = "vectors_words") -> List[str]:
     fetch(["wordfreq"])
     path = RAW / "wordfreq" / f"large_{lang}.msgpack.gz"
     if not path.exists():
         have = sorted(p.name[6:8] for p in (RAW / "wordfreq").glob("large_*.msgpack.gz"))
         raise InputError(f"lang '{lang}': wordfreq has no large word list for it (it has {', '.join(have)}); "
-                         "set the var vectors_words to 0 to use only the training reviews' words")
+                         f"set the var {var} to 0 to use only the training reviews' words")
     bins = srsly.msgpack_loads(gzip.decompress(path.read_bytes()))[1:]  # [0] is the format header
     words = []
     for band in bins:
