@@ -219,3 +219,42 @@ def test_tag_lexicon_keeps_single_tokens_of_the_given_tags():
     tagger = WordTagger({"fiets": "N", "snel": "Adj", "de": "Art"})
     assert tag_lexicon(tagger, ["fiets", "snel", "de", "onbekend", "e-mail adres"], {"N", "Adj"}) == \
         {"N": ["fiets"], "Adj": ["snel"]}
+
+
+def every_word_a_noun(folder):
+    """A stand-in tagger: tags every token N and splits sentences, untrained."""
+    import spacy
+
+    nlp = spacy.blank("nl")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("attribute_ruler").add([[{}]], {"TAG": "N"})
+    nlp.to_disk(folder)
+    return folder
+
+
+@pytest.mark.parametrize("target_size", [60, 8])
+def test_unlabelled_texts_join_as_they_are_and_never_outgrow_the_set(tmp_path, tiny_corpus, tiny_teacher,
+                                                                     target_size):
+    import json
+
+    import spacy
+    from spacy.tokens import DocBin
+
+    from conftest import run_script
+
+    nlp = spacy.blank("nl")
+    texts = [f"Ongelezen recensie nummer {i} over een boek." for i in range(12)]
+    DocBin(docs=list(nlp.pipe(texts))).to_disk(tmp_path / "unlabelled.spacy")
+    out = tmp_path / "augmented.spacy"
+    result = run_script("augment.py", tiny_corpus / "train.spacy", every_word_a_noun(tmp_path / "tagger"),
+                        tiny_teacher, out, "--target-size", target_size, "--unlabelled", tmp_path / "unlabelled.spacy")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    docs = list(DocBin().from_disk(out).get_docs(nlp.vocab))
+    assert len(docs) == target_size
+    kept = [d.text for d in docs if list(d.user_data["augment_methods"]) == ["unlabelled"]]
+    record = json.loads((tmp_path / "augmented.augment.json").read_text())
+    if target_size > len(texts):  # every text, unchanged, and synthetic examples to fill the set
+        assert kept == texts and record["n_unlabelled_unused"] == 0
+    else:  # the first target_size texts fill it, and the run says how many it left out
+        assert kept == texts[:target_size] and record["n_unlabelled_unused"] == len(texts) - target_size
+        assert "raise the var synthetic_size" in result.stdout

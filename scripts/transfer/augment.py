@@ -282,6 +282,12 @@ def main(
     if not train_docs:
         raise InputError(f"{train_path}: no training reviews to augment; check the corpus step's n_train")
     extra = read_unlabelled(unlabelled, tagger.vocab)
+    unused = 0
+    if target_size and len(extra) > target_size:
+        # the set keeps its size: the first target_size texts (the corpus step shuffled them)
+        unused, extra = len(extra) - target_size, extra[:target_size]
+        msg.warn(f"{unlabelled}: {len(extra) + unused} unlabelled texts, more than the {target_size} examples asked "
+                 f"for: using {len(extra)}, no synthetic ones; raise the var synthetic_size to use them all")
     reviews = tag_reviews(tagger, [d.text for d in train_docs] + extra)
     lexicon = None
     if lexicon_words and p_lexicon:
@@ -300,7 +306,8 @@ def main(
         db.add(doc)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output_path)
-    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), mask_token=mask_token, seed=seed,
+    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), n_unlabelled_unused=unused,
+                  mask_token=mask_token, seed=seed,
                   p_lexicon=p_lexicon, n_lexicon=sum(map(len, (lexicon or {}).values())))
     output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
     per_method = Counter(m for _, methods, _ in rows for m in methods)
