@@ -311,9 +311,10 @@ def main(
                   p_lexicon=p_lexicon, n_lexicon=sum(map(len, (lexicon or {}).values())))
     output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
     per_method = Counter(m for _, methods, _ in rows for m in methods)
-    msg.good(f"{len(rows)} synthetic examples from {len(train_docs)} reviews"
+    msg.good(f"{len(rows)} examples: {len(examples)} synthetic, from {len(train_docs)} reviews"
              + (f" and {len(extra)} unlabelled texts" if extra else "")
-             + f" in {record['rounds']} rounds per review (mask token {mask_token!r})")
+             + f" in {record['rounds']} rounds per review (mask token {mask_token!r})"
+             + (f"; {len(extra)} unlabelled texts as they are" if extra else ""))
     if record["saturated"]:
         msg.warn(f"Only {len(rows)} of the {target_size} examples asked for: {SATURATION_ROUNDS} rounds in a row "
                  "added nothing new (too few or too short training reviews for that size)")
