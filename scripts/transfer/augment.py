@@ -2,10 +2,10 @@
 
 Per word, u ~ U(0,1): u < p_mask gives the teacher tokenizer's mask token; else
 u < p_mask + p_pos gives a word of the same POS tag, drawn from that tag's unigram
-distribution in the training set (or, with probability p_lexicon, a word of that tag from a
-general frequency list, so that examples hold words the training reviews never use). Then, with probability p_ng, only a random window
-of 1..ngram_max words is kept. Also, with probability p_sentence, one whole sentence
-of the review is emitted (the original experiment's fourth method). Rounds over the
+distribution in the training set (or, with probability p_lexicon, a word of that tag
+from a general frequency list, so that examples hold words the training reviews never
+use). Then, with probability p_ng, only a random window of 1..ngram_max words is kept.
+Also, with probability p_sentence, one whole sentence of the review is emitted (the original experiment's fourth method). Rounds over the
 reviews repeat until the transfer set has the target size (so the rounds per review
 follow from the target and the data size); duplicates, copies of an original and empty
 texts are dropped. Setting a probability to 0 switches that method off.
@@ -311,10 +311,9 @@ def main(
                   p_lexicon=p_lexicon, n_lexicon=sum(map(len, (lexicon or {}).values())))
     output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
     per_method = Counter(m for _, methods, _ in rows for m in methods)
-    msg.good(f"{len(rows)} examples: {len(examples)} synthetic, from {len(train_docs)} reviews"
-             + (f" and {len(extra)} unlabelled texts" if extra else "")
-             + f" in {record['rounds']} rounds per review (mask token {mask_token!r})"
-             + (f"; {len(extra)} unlabelled texts as they are" if extra else ""))
+    msg.good(f"{len(rows)} examples: {len(examples)} synthetic from {len(train_docs)} reviews"
+             + (f" and {len(extra)} unlabelled texts, plus those {len(extra)} texts as they are" if extra else "")
+             + f"; {record['rounds']} rounds per review (mask token {mask_token!r})")
     if record["saturated"]:
         msg.warn(f"Only {len(rows)} of the {target_size} examples asked for: {SATURATION_ROUNDS} rounds in a row "
                  "added nothing new (too few or too short training reviews for that size)")
