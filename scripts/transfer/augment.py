@@ -5,10 +5,11 @@ u < p_mask + p_pos gives a word of the same POS tag, drawn from that tag's unigr
 distribution in the training set (or, with probability p_lexicon, a word of that tag
 from a general frequency list, so that examples hold words the training reviews never
 use). Then, with probability p_ng, only a random window of 1..ngram_max words is kept.
-Also, with probability p_sentence, one whole sentence of the review is emitted (the original experiment's fourth method). Rounds over the
-reviews repeat until the transfer set has the target size (so the rounds per review
-follow from the target and the data size); duplicates, copies of an original and empty
-texts are dropped. Setting a probability to 0 switches that method off.
+Also, with probability p_sentence, one whole sentence of the review is emitted (the
+original experiment's fourth method). Rounds over the reviews repeat until the
+transfer set has the target size (so the rounds per review follow from the target and
+the data size); duplicates, copies of an original and empty texts are dropped.
+Setting a probability to 0 switches that method off.
 
 Unlabelled in-domain texts, when given, go into the set as they are (the teacher labels
 them) and are augmented like the training reviews. The run's sizes and rounds are
