@@ -225,6 +225,35 @@ def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     assert points.inputs_signature([*cmd[:-1], "1"], output) != points.inputs_signature(cmd, output)
 
 
+def test_a_seed_trained_in_the_drivers_process_equals_one_trained_by_the_script(tiny_corpus, tmp_path, capsys):
+    """The seed drivers train in their own process to save the imports: the model must be
+    the one `python -m scripts.shared.train` makes, and a failure one line, as there."""
+    import spacy
+    from conftest import run_script
+    from scripts.experiments import points
+    from scripts.shared.cli_support import script_command
+
+    args = [ROOT / "configs/baseline.cfg", None, "--evals", 1, "--paths.train", tiny_corpus / "train.spacy",
+            "--paths.dev", tiny_corpus / "dev.spacy", "--training.max_epochs", 1, "--system.seed", 3]
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert points.train([*script_command("scripts.shared.train"), *map(str, [args[0], here, *args[2:]])])
+    result = run_script("train.py", args[0], there, *args[2:])
+    assert result.returncode == 0, result.stderr[-2000:]
+    doc = "Een prachtig boek, ik heb ervan genoten."
+    assert spacy.load(here / "model-last")(doc).cats == spacy.load(there / "model-last")(doc).cats
+    assert (here / "model-last" / "textcat" / "model").read_bytes() == \
+        (there / "model-last" / "textcat" / "model").read_bytes()
+
+    capsys.readouterr()
+    missing = [*map(str, [args[0], tmp_path / "bad", *args[2:4]]), "--paths.train", str(tmp_path / "none.spacy"),
+               *map(str, args[6:8])]
+    assert not points.train([*script_command("scripts.shared.train"), *missing])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert out.err.strip().splitlines() == [f"✘ paths.train = {tmp_path / 'none.spacy'}: no such corpus; "
+                                            "run the step that makes it first"]
+
+
 @pytest.mark.parametrize("name", ["student_bow", "student_cnn", "student_static"])
 def test_each_student_config_is_the_shipped_one_with_another_model_block(name):
     """Swapping the student's architecture is one edit: everything but the model block (the

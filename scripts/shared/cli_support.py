@@ -59,14 +59,41 @@ def fail_line(text: str) -> None:
     print(color(line, fg="red", bold=True) if sys.stderr.isatty() else line, file=sys.stderr)
 
 
-def run_cli(main: Callable, config_overrides: bool = False) -> None:
-    """Run `main` as a typer command; with config_overrides, unknown `--a.b value` options
+def cli_app(main: Callable, config_overrides: bool = False) -> typer.Typer:
+    """`main` as a typer command; with config_overrides, unknown `--a.b value` options
     reach it through its typer.Context, as `spacy train` takes them."""
     app = typer.Typer(add_completion=False)
     settings = {"allow_extra_args": True, "ignore_unknown_options": True} if config_overrides else {}
     app.command(context_settings=settings)(main)
+    return app
+
+
+def run_cli(main: Callable, config_overrides: bool = False) -> None:
     try:
-        app()
+        cli_app(main, config_overrides)()
     except InputError as err:
         fail_line(str(err))
         sys.exit(1)
+
+
+def run_here(main: Callable, args: List[str], config_overrides: bool = False) -> bool:
+    """Run a script's `main` with command-line `args` in this process, as `python -m` would
+    run it in another (a driver that trains many models saves each one the seconds that
+    importing spaCy, torch and transformers takes); False if it failed, with its one line,
+    or spaCy's message or the traceback, already printed."""
+    import traceback
+
+    command = typer.main.get_command(cli_app(main, config_overrides))
+    try:
+        command.main(args=[str(a) for a in args], standalone_mode=False)
+        return True
+    except InputError as err:
+        fail_line(str(err))
+    except SystemExit as err:  # spaCy's own msg.fail(..., exits=1)
+        return err.code in (0, None)
+    except Exception as err:  # noqa: BLE001
+        if callable(getattr(err, "show", None)):  # a usage error: the line the command line would print
+            err.show()
+        else:  # a bug: shown in full, as the child process showed it
+            traceback.print_exc()
+    return False

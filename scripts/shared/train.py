@@ -18,6 +18,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import List
 
 import spacy
 import typer
@@ -26,7 +27,7 @@ from spacy.util import load_config, registry
 from thinc.api import Config
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require_gpu, run_cli
+from scripts.shared.cli_support import InputError, require_gpu, run_cli, run_here
 
 def count_batches(config: Config) -> tuple:
     """(examples, batches, tokens) in one epoch of the training corpus, as `spacy train`
@@ -178,6 +179,13 @@ def main(
     plan["wall_seconds"] = round(time.time() - start, 1)
     (output_path / "schedule.json").write_text(json.dumps(plan, indent=2))
     msg.good(f"Trained in {plan['wall_seconds']:.0f} s; wrote {output_path}")
+
+
+def train_here(args: List[str]) -> bool:
+    """`python -m scripts.shared.train ARGS` in this process: True if it trained."""
+    from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the configs name, student's and teacher's)
+
+    return run_here(main, args, config_overrides=True)
 
 
 if __name__ == "__main__":
