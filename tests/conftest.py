@@ -15,7 +15,8 @@ SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(ROOT))  # the scripts import each other as scripts.STAGE.NAME
 sys.path.insert(0, str(ROOT / "tests"))
 
-from scripts.teacher import teacher_callbacks  # noqa: E402,F401  (registers what the trained pipelines name, student and teacher)
+from scripts.student import distillation  # noqa: E402,F401  (registers what the student and baseline configs name)
+from scripts.teacher import teacher_callbacks  # noqa: E402,F401  (registers what the teacher config names)
 
 
 # The test files that run the whole tiny project, in two groups that each go to one
@@ -73,6 +74,10 @@ def write_reviews(tmp_path):
     return lambda n_per_label: write_reviews_jsonl(tmp_path / "reviews.jsonl", n_per_label)
 
 
+# What train.py's --code takes for the project's configs, as project.yml passes it.
+STUDENT_CODE = ROOT / "scripts" / "student" / "distillation.py"
+TEACHER_CODE = ROOT / "scripts" / "teacher" / "teacher_callbacks.py"
+
 # Overrides that make the project's real configs train in seconds on tiny data.
 TINY_TEACHER_OVERRIDES = ["--components.transformer.model.get_spans.window", "32",
                           "--components.transformer.model.get_spans.stride", "24"]
@@ -122,7 +127,7 @@ def tiny_corpus(tmp_path_factory):
 def tiny_teacher(tmp_path_factory, tiny_backbone, tiny_corpus):
     """The tiny backbone fine-tuned for a few steps through the real configs/teacher.cfg."""
     def build(output):
-        result = run_script("train.py", ROOT / "configs/teacher.cfg", output, "--evals", 2,
+        result = run_script("train.py", ROOT / "configs/teacher.cfg", output, "--code", TEACHER_CODE, "--evals", 2,
                             "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
                             "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, STUDENT_CODE, run_script
 from fixtures import write_sentiment_sentences
 
 
@@ -138,27 +138,40 @@ def test_an_extra_test_set_in_another_language(tmp_path, write_reviews):
 
 
 def test_gpu_id_without_a_gpu(tmp_path, tiny_corpus):
-    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--gpu-id", 0,
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE, "--gpu-id", 0,
                         "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
     assert_one_clear_line(result, "gpu_id 0: no usable GPU on this machine")
     assert not (tmp_path / "out").exists()
 
 
 def test_training_corpus_that_does_not_exist(tmp_path, tiny_corpus):
-    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out",
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE,
                         "--paths.train", tmp_path / "nope.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
     assert_one_clear_line(result, "nope.spacy: no such corpus")
 
 
 def test_student_config_that_reads_vectors_without_a_vectors_folder(tmp_path, tiny_corpus):
-    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "out",
+    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "out", "--code", STUDENT_CODE,
                         "--paths.synthetic", tiny_corpus / "train.spacy", "--paths.original", tiny_corpus / "train.spacy",
                         "--paths.dev", tiny_corpus / "dev.spacy", "--paths.vectors", tmp_path / "no_vectors")
     assert_one_clear_line(result, "include_static_vectors is true but paths.vectors")
 
 
+@pytest.mark.parametrize("code,expected", [
+    (None, "configs/student.cfg names distill.soft_cross_entropy.v1 (losses), distill.textcat_scorer.v1 (scorers), "
+           "distill.TrainingCorpus.v1 (readers), which no imported code registers; pass the file that registers it "
+           "with --code"),
+    ("scripts/student/distilation.py", "--code scripts/student/distilation.py: no such Python file")])
+def test_a_config_whose_registered_code_is_not_passed(tmp_path, tiny_corpus, code, expected):
+    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "out", *(["--code", code] if code else []),
+                        "--paths.synthetic", tiny_corpus / "train.spacy", "--paths.original", tiny_corpus / "train.spacy",
+                        "--paths.dev", tiny_corpus / "dev.spacy")
+    assert_one_clear_line(result, expected)
+    assert not (tmp_path / "out").exists()
+
+
 def test_config_without_a_fixed_epoch_count(tmp_path, tiny_corpus):
-    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--training.max_epochs", 0,
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE, "--training.max_epochs", 0,
                         "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
     assert_one_clear_line(result, "max_epochs must be at least 1")
 
@@ -251,7 +264,7 @@ def unlabelled_copy(tmp_path, tiny_corpus):
 
 def test_training_on_docs_without_labels_is_refused(tmp_path, tiny_corpus):
     path = unlabelled_copy(tmp_path, tiny_corpus)
-    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "student", "--evals", 1,
+    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "student", "--code", STUDENT_CODE, "--evals", 1,
                         "--paths.synthetic", path, "--paths.original", tiny_corpus / "train.spacy",
                         "--paths.dev", tiny_corpus / "dev.spacy", "--paths.vectors", "null",
                         "--components.textcat.model.tok2vec.embed.include_static_vectors", "false")

@@ -68,21 +68,26 @@ def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypa
     code = tmp_path / "scripts"
     shutil.copytree(fp.CODE, code, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(fp, "CODE", code)
-    cmd = ["python", "-m", "scripts.shared.train", "configs/student.cfg", str(tmp_path / "seed0")]
-    before = inputs_signature(cmd, tmp_path / "seed0")
     loss = code / "student" / "distillation.py"
+    cmd = ["python", "-m", "scripts.shared.train", "configs/student.cfg", str(tmp_path / "seed0"), "--code", str(loss)]
+    before = inputs_signature(cmd, tmp_path / "seed0")
     loss.write_text(loss.read_text() + "\n# an edited loss\n")
     edited_loss = inputs_signature(cmd, tmp_path / "seed0")
     assert edited_loss != before
-    # Code the training imports only inside a function counts too.
-    callbacks = code / "teacher" / "teacher_callbacks.py"
-    callbacks.write_text(callbacks.read_text() + "\n# an edited callback\n")
-    edited_callbacks = inputs_signature(cmd, tmp_path / "seed0")
-    assert edited_callbacks != edited_loss
-    # Code the training never imports (the evaluation, the report) leaves trained seeds alone.
-    for unused in (code / "evaluation" / "evaluate.py", code / "evaluation" / "report.py"):
-        unused.write_text(unused.read_text() + "\n# an edited report\n")
-    assert inputs_signature(cmd, tmp_path / "seed0") == edited_callbacks
+    trainer = code / "shared" / "train.py"  # the training script itself
+    trainer.write_text(trainer.read_text() + "\n# an edited schedule\n")
+    edited_trainer = inputs_signature(cmd, tmp_path / "seed0")
+    assert edited_trainer != edited_loss
+    # Code the student's training never imports leaves trained seeds alone: the evaluation,
+    # the report, and the teacher's training callbacks.
+    for unused in (code / "evaluation" / "evaluate.py", code / "evaluation" / "report.py",
+                   code / "teacher" / "teacher_callbacks.py"):
+        unused.write_text(unused.read_text() + "\n# an edit\n")
+    assert inputs_signature(cmd, tmp_path / "seed0") == edited_trainer
+    # Imports inside a function count (points.py registers the student only where it loads one).
+    from scripts.shared.fingerprint import code_files
+
+    assert loss in code_files(code, entry="scripts.experiments.points")
 
 
 def test_an_npm_package_is_packed_with_npm_and_npm_missing_is_one_clear_error(tmp_path, monkeypatch):

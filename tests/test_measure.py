@@ -76,7 +76,7 @@ def test_ratios_say_how_many_resamples_they_dropped():
 
 
 def test_calibration_of_known_probabilities():
-    from scripts.evaluation.evaluate import calibration
+    from scripts.evaluation.scoring import calibration
 
     gold = numpy.array([0] * 9 + [1] * 1)  # column 0 is POS
     as_probs = lambda p: numpy.stack([numpy.full(10, p), numpy.full(10, 1 - p)], axis=1)  # noqa: E731
@@ -91,7 +91,7 @@ def test_calibration_of_known_probabilities():
 def test_two_class_calibration_gives_the_binary_formulas_figures_exactly():
     """k classes must not move a binary figure: the log-loss and ECE of P(POS) as the
     project computed them before, to the last bit, probabilities at 0 and 1 included."""
-    from scripts.evaluation.evaluate import calibration
+    from scripts.evaluation.scoring import calibration
 
     rng = numpy.random.default_rng(0)
     p = numpy.concatenate([rng.random(2000), rng.random(200) * 1e-9, 1 - rng.random(200) * 1e-9])
@@ -108,7 +108,7 @@ def test_two_class_calibration_gives_the_binary_formulas_figures_exactly():
 
 
 def test_calibration_over_three_classes():
-    from scripts.evaluation.evaluate import calibration
+    from scripts.evaluation.scoring import calibration
 
     # always 65% on class 0 (17.5% each other), right 13 times in 20: calibrated, and
     # confidence 0.65 lies in the fifth of ten bins between 1/3 and 1

@@ -98,6 +98,8 @@ def test_every_step_depends_on_the_code_it_runs_and_the_drivers_always_run():
         for line in command["script"]:
             for module in re.findall(r"-m (scripts\.[\w.]+)", line):
                 modules |= project_imports(module)
+            for code in re.findall(r"--code (\S+)", line):  # files train.py or spacy package import by path
+                modules |= {m for c in code.split(",") for m in project_imports(c[:-len(".py")].replace("/", "."))}
         if not modules or not command.get("deps"):
             continue  # spaCy's own commands; fetch steps, which check each file's sha256 themselves
         if any(m.startswith("scripts.experiments.") for m in modules):
@@ -106,3 +108,16 @@ def test_every_step_depends_on_the_code_it_runs_and_the_drivers_always_run():
         files = {m.replace(".", "/") + ".py" for m in modules}
         missing = sorted(files - set(command["deps"]))
         assert not missing, f"{command['name']}: runs or imports {missing}, not in its deps"
+
+
+def test_an_edit_to_the_students_code_never_retrains_or_reruns_the_teacher():
+    """The teacher's steps import nothing of the student's (its config uses spaCy's own
+    scorer), so a new loss in distillation.py reruns the student's steps only: not the
+    teacher's training nor the labelling of the transfer set, each many minutes."""
+    project = srsly.read_yaml(ROOT / "project.yml")
+    steps = {c["name"]: c for c in project["commands"]}
+    for name in ("train-teacher", "vectors", "augment", "teacher-runtime", "calibrate-teacher", "label"):
+        assert "scripts/student/distillation.py" not in steps[name]["deps"], name
+    for name in ("train-student", "train-baseline", "evaluate", "package"):
+        assert "scripts/student/distillation.py" in steps[name]["deps"], name
+    assert "--code scripts/teacher/teacher_callbacks.py" in steps["train-teacher"]["script"][0]

@@ -233,7 +233,9 @@ def test_a_seed_trained_in_the_drivers_process_equals_one_trained_by_the_script(
     from scripts.experiments import points
     from scripts.shared.cli_support import script_command
 
-    args = [ROOT / "configs/baseline.cfg", None, "--evals", 1, "--paths.train", tiny_corpus / "train.spacy",
+    from conftest import STUDENT_CODE
+
+    args = [ROOT / "configs/baseline.cfg", None, "--code", STUDENT_CODE, "--paths.train", tiny_corpus / "train.spacy",
             "--paths.dev", tiny_corpus / "dev.spacy", "--training.max_epochs", 1, "--system.seed", 3]
     here, there = tmp_path / "here", tmp_path / "there"
     assert points.train([*script_command("scripts.shared.train"), *map(str, [args[0], here, *args[2:]])])

@@ -5,7 +5,7 @@ import numpy
 import pytest
 import spacy
 
-from conftest import ROOT
+from conftest import ROOT, STUDENT_CODE, TEACHER_CODE
 from scripts.teacher.e5_weights import dequantize_q4_0, quantize_q4_0, write_bert_folder
 from scripts.data.registry_assets import ASSETS
 
@@ -200,7 +200,7 @@ def test_a_set_smaller_than_one_old_evaluation_interval_still_yields_a_trained_b
 
     from conftest import run_script
 
-    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path, "--evals", 2,
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path, "--code", STUDENT_CODE, "--evals", 2,
                         "--training.max_epochs", 10, "--paths.train", tiny_corpus / "train.spacy",
                         "--paths.dev", tiny_corpus / "dev.spacy")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -227,6 +227,7 @@ def test_long_reviews_train_the_teacher_in_sub_batches_and_the_small_models_neve
     args = ["--evals", 1, "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
             "--max-batch-tokens", 20]
     result = run_script("train.py", ROOT / "configs/teacher.cfg", tmp_path / "teacher", *args, "--min-steps", 2,
+                        "--code", TEACHER_CODE,
                         "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     schedule = json.loads((tmp_path / "teacher" / "schedule.json").read_text())
@@ -234,24 +235,27 @@ def test_long_reviews_train_the_teacher_in_sub_batches_and_the_small_models_neve
     assert schedule["accumulate_gradient"] >= tokens_per_batch // 20 // 2
     assert "split into" in " ".join(result.stdout.split())
     baseline = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "baseline", *args,
-                          "--training.max_epochs", 1)
+                          "--training.max_epochs", 1, "--code", STUDENT_CODE)
     assert baseline.returncode == 0, baseline.stdout[-2000:] + baseline.stderr[-2000:]
     assert json.loads((tmp_path / "baseline" / "schedule.json").read_text())["accumulate_gradient"] == 1
 
 
-def test_the_teacher_callbacks_load_by_path_as_spacy_train_code_does(tmp_path):
+def test_the_teacher_callbacks_load_by_path_as_spacy_train_code_does_and_need_no_student_code(tmp_path):
     """`spacy train configs/teacher.cfg --code scripts/teacher/teacher_callbacks.py` loads the
     module by its path, with the project folder not on sys.path (the `spacy` command's
-    own folder is); the callbacks and the scorer they import must still register."""
+    own folder is): the callbacks must register, and nothing of the student's, so that an
+    edit to the student's code never retrains the teacher."""
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from thinc.api import Config
 
     code = ("import spacy.util as u; u.import_file('python_code', {path!r}); "
             "assert 'distill.init_teacher.v1' in u.registry.callbacks.get_all(); "
-            "assert 'distill.textcat_scorer.v1' in u.registry.scorers.get_all()")
-    path = str(ROOT / "scripts" / "teacher" / "teacher_callbacks.py")
-    result = subprocess.run([sys.executable, "-I", "-c", code.format(path=path)], capture_output=True, text=True,
-                            cwd=tmp_path)
+            "assert not [n for n in u.registry.scorers.get_all() if n.startswith('distill.')]; "
+            "import sys; assert not [m for m in sys.modules if m.startswith('scripts')]")
+    result = subprocess.run([sys.executable, "-I", "-c", code.format(path=str(TEACHER_CODE))], capture_output=True,
+                            text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+    teacher = Config().from_disk(ROOT / "configs" / "teacher.cfg", interpolate=False)
+    assert teacher["components"]["textcat"]["scorer"] == {"@scorers": "spacy.textcat_scorer.v2"}

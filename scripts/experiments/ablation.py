@@ -28,9 +28,9 @@ from spacy.tokens import DocBin
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component)
 from scripts.shared.cli_support import InputError, require, run_cli, script_command
-from scripts.evaluation.evaluate import score_docs
+from scripts.evaluation.scoring import score_docs
 from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
-from scripts.experiments.points import parse_recipe, score_seeds, train_models
+from scripts.experiments.points import STUDENT_CODE, parse_recipe, score_seeds, train_models
 from scripts.experiments.render import ablation_markdown, ablation_plot, write_results
 from scripts.experiments.synthetic_variants import make_synthetic, subsample
 
@@ -43,7 +43,7 @@ def student_command(project: Path, run: str, synthetic: Path, output: Path, seed
     """One seed of the shipped student's recipe on another synthetic set."""
     corpus = project / "corpus" / run
     return [*script_command("scripts.shared.train"), recipe["student_config"], str(output),
-            "--evals", recipe["evals"], "--gpu-id", recipe["gpu_id"], "--paths.synthetic", str(synthetic),
+            "--code", str(project / STUDENT_CODE), "--evals", recipe["evals"], "--gpu-id", recipe["gpu_id"], "--paths.synthetic", str(synthetic),
             "--paths.original", str(corpus / f"{recipe['student_original']}.spacy"),
             "--paths.dev", str(corpus / "dev.spacy"), "--paths.vectors", str(project / "training" / run / "vectors"),
             "--nlp.lang", json.loads((corpus / "stats.json").read_text())["lang"], "--system.seed", str(seed)]

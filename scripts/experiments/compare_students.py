@@ -25,7 +25,7 @@ from scripts.student import distillation  # noqa: F401  (registers the student's
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
 from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, speed_rounds
 from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
-from scripts.experiments.points import CONFIGS, check_run, score_seeds, train_models
+from scripts.experiments.points import CONFIGS, STUDENT_CODE, check_run, score_seeds, train_models
 from scripts.experiments.render import frontier_plot, students_markdown, write_results
 
 ROUTES = ("distilled", "gold")
@@ -41,7 +41,8 @@ def train_command(config: Path, route: str, seed: int, output: Path, run: str, a
         epochs = Config().from_disk(BASELINE_CONFIG, interpolate=False)["training"]["max_epochs"]
         data = ["--paths.synthetic", "null", "--paths.original", str(corpus / "train.spacy"),
                 "--training.max_epochs", str(epochs)]
-    return [*script_command("scripts.shared.train"), str(config), str(output), "--evals", str(args["evals"]),
+    return [*script_command("scripts.shared.train"), str(config), str(output), "--code", str(STUDENT_CODE),
+            "--evals", str(args["evals"]),
             "--gpu-id", str(args["gpu_id"]), *data, "--paths.dev", str(corpus / "dev.spacy"),
             "--paths.vectors", str(Path("training") / run / "vectors"), "--nlp.lang", args["lang"],
             "--system.seed", str(seed)]

@@ -34,6 +34,8 @@ POINT_WORKFLOW = "point"
 CHECKPOINTS = ("model-best", "model-last")
 # The configs the seed drivers train, relative to the project folder they run from.
 CONFIGS = {m: Path("configs") / f"{m}.cfg" for m in ("student", "baseline")}
+# The code that registers what those configs name, passed to train.py as --code.
+STUDENT_CODE = Path("scripts") / "student" / "distillation.py"
 
 
 def link_to(target: Path, source: Path) -> None:
@@ -247,7 +249,7 @@ def score_seeds(models: Iterable[Path], *splits: List) -> List[numpy.ndarray]:
     model (seed), one column per doc. Each model is loaded once for all the splits."""
     import spacy
 
-    from scripts.evaluation.evaluate import score_docs
+    from scripts.evaluation.scoring import score_docs
     from scripts.student import distillation  # noqa: F401  (registers the student's component)
 
     rows = [[score_docs(nlp, docs)[0] for docs in splits] for nlp in map(spacy.load, models)]

@@ -20,9 +20,9 @@ from wasabi import msg
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component)
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
-from scripts.evaluation.evaluate import score_docs
+from scripts.evaluation.scoring import score_docs
 from scripts.evaluation.measure import accuracy_summary, distillation_ratios, fmt_ci, paired_difference, resample_indices
-from scripts.experiments.points import CHECKPOINTS, CONFIGS, check_run, score_seeds, train_models
+from scripts.experiments.points import CHECKPOINTS, CONFIGS, STUDENT_CODE, check_run, score_seeds, train_models
 from scripts.experiments.render import seeds_markdown
 from scripts.experiments.seed_routes import plan_variants, vectors_effect
 
@@ -36,8 +36,8 @@ def seed_command(model: str, extra: List[str], seed: int, output: Path, run: str
     else:
         data = ["--paths.train", str(corpus / "train.spacy")]
     # train.py loads the vectors only for a config whose model reads them.
-    return [*script_command("scripts.shared.train"), str(configs[model]), str(output), "--evals", str(evals),
-            "--gpu-id", str(gpu_id), *data, "--paths.dev", str(corpus / "dev.spacy"),
+    return [*script_command("scripts.shared.train"), str(configs[model]), str(output), "--code", str(STUDENT_CODE),
+            "--evals", str(evals), "--gpu-id", str(gpu_id), *data, "--paths.dev", str(corpus / "dev.spacy"),
             "--paths.vectors", str(Path("training") / run / "vectors"), *extra,
             "--nlp.lang", lang, "--system.seed", str(seed)]
 

@@ -29,11 +29,53 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require_gpu, run_cli, run_here
 
+# The project folder, whose scripts/ files a `--code` path may name.
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def import_code(code: str) -> None:
+    """Import each comma-separated file that registers functions a config names, as
+    `spacy train --code` does. A file of the project's scripts/ is imported as its module
+    (scripts.student.distillation), so a driver that imported it already keeps one copy."""
+    import importlib
+
+    for item in (c.strip() for c in code.split(",")):
+        if not item:
+            continue
+        path = Path(item)
+        if path.suffix != ".py" or not path.is_file():
+            raise InputError(f"--code {item}: no such Python file; pass the file that registers what the config "
+                             "names (the project's: scripts/student/distillation.py or "
+                             "scripts/teacher/teacher_callbacks.py)")
+        try:
+            module = path.resolve().relative_to(PROJECT).with_suffix("").parts
+        except ValueError:
+            module = ()
+        if module[:1] == ("scripts",):
+            importlib.import_module(".".join(module))
+        else:
+            spacy.util.import_file(path.stem, path)
+
+
+def unregistered(config: Config) -> list:
+    """The (registry, name) pairs the config refers to that nothing has registered (a
+    registry spaCy does not know yet, such as one a plugin adds on import, is left to it)."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.startswith("@") and isinstance(value, str) and hasattr(registry, key[1:]) \
+                        and not registry.has(key[1:], value):
+                    found.append((key[1:], value))
+                walk(value)
+    walk(config)
+    return found
+
+
 def count_batches(config: Config) -> tuple:
     """(examples, batches, tokens) in one epoch of the training corpus, as `spacy train`
     will see them."""
-    from scripts.student import distillation  # noqa: F401  (registers the project's readers)
-
     section = config["training"]["train_corpus"].split(".")[-1]
     blocks = {"corpus": config["corpora"][section], "batcher": config["training"]["batcher"]}
     resolved = registry.resolve(blocks)
@@ -140,6 +182,9 @@ def main(
     gpu_id: int = typer.Option(-1, help="GPU id, or -1 for the CPU"),
     max_batch_tokens: int = typer.Option(3000, help="Memory guard for transformer pipelines: batches that "
                                          "average more tokens are split into sub-batches (0: never)"),
+    code: str = typer.Option("", help="Comma-separated Python files that register what the config names, as for "
+                             "`spacy train`: scripts/student/distillation.py (student, baseline) or "
+                             "scripts/teacher/teacher_callbacks.py (teacher)"),
 ):
     from spacy.cli.train import train as spacy_train
 
@@ -149,8 +194,15 @@ def main(
         raise InputError(f"evals must be >= 1, min-steps >= 0 and warmup-share in [0, 1); got "
                          f"{evals}, {min_steps}, {warmup_share}")
     require_gpu(gpu_id)
+    import_code(code)
     overrides = parse_config_overrides(ctx.args)
     config = load_config(config_path, overrides=overrides, interpolate=True)
+    missing = unregistered(config)
+    if missing:
+        names = ", ".join(f"{name} ({reg})" for reg, name in missing)
+        raise InputError(f"{config_path} names {names}, which no imported code registers; pass the file that "
+                         "registers it with --code (the project's student and baseline: "
+                         "scripts/student/distillation.py; its teacher: scripts/teacher/teacher_callbacks.py)")
     epochs = config["training"]["max_epochs"]
     if epochs < 1:
         raise InputError(f"{config_path}: [training] max_epochs must be at least 1 (got {epochs}); "
@@ -183,12 +235,8 @@ def main(
 
 def train_here(args: List[str]) -> bool:
     """`python -m scripts.shared.train ARGS` in this process: True if it trained."""
-    from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the configs name, student's and teacher's)
-
     return run_here(main, args, config_overrides=True)
 
 
 if __name__ == "__main__":
-    from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the configs name, student's and teacher's)
-
     run_cli(main, config_overrides=True)

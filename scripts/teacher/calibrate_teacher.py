@@ -18,7 +18,7 @@ from wasabi import msg
 
 from scripts.teacher.choose_runtime import read_chosen_runtime
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.evaluation.evaluate import calibration, gold_classes, score_docs
+from scripts.evaluation.scoring import calibration, gold_classes, score_docs
 from scripts.teacher.teacher_runtime import load_teacher
 
 def log_probs(probs: numpy.ndarray) -> numpy.ndarray:

@@ -1,20 +1,13 @@
 """The teacher's registered callbacks, for training it: freeze the word embeddings and
 start the classification head from a linear probe. Not shipped with the student.
 
-The teacher's config names these (and the scorer in distillation.py), so every script
-that trains or loads the teacher imports this module.
+configs/teacher.cfg names them in [initialize], so only training reads them: the
+`train-teacher` step passes this file as `--code`. A trained teacher loads without it.
 """
-import sys
 from pathlib import Path
 from typing import Optional
 
 from spacy.util import registry
-
-try:
-    from scripts.student import distillation  # noqa: F401  (registers the scorer the teacher's config names)
-except ModuleNotFoundError:  # loaded by path (`spacy train ... --code scripts/teacher/teacher_callbacks.py`)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project folder
-    from scripts.student import distillation  # noqa: F401
 
 
 def freeze_word_embeddings(nlp, component: str = "transformer") -> int:

@@ -233,8 +233,6 @@ def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarr
 def load_teacher(path: Path, runtime: str = "fp32", int8_scales: Optional[Path] = None):
     import spacy
 
-    from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
-
     nlp = spacy.load(path)
     apply_runtime(nlp, runtime, load_scales(int8_scales) if runtime == "int8" and int8_scales else None)
     return nlp

@@ -28,7 +28,6 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
 from scripts.shared.cli_support import InputError, require, run_cli
 from scripts.transfer.make_vectors import frequent_words
 

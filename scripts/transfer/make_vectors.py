@@ -32,7 +32,6 @@ from spacy.tokens import DocBin
 from spacy.vectors import Vectors
 from wasabi import msg
 
-from scripts.teacher import teacher_callbacks  # noqa: F401  (registers what the teacher's config names)
 from scripts.shared.cli_support import InputError, require, run_cli
 from scripts.data.fetch_assets import RAW, fetch
 
