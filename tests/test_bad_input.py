@@ -138,8 +138,9 @@ def test_an_extra_test_set_in_another_language(tmp_path, write_reviews):
 
 
 def test_gpu_id_without_a_gpu(tmp_path, tiny_corpus):
-    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE, "--gpu-id", 0,
-                        "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE,
+                        "--gpu-id", 0, "--paths.train", tiny_corpus / "train.spacy",
+                        "--paths.dev", tiny_corpus / "dev.spacy")
     assert_one_clear_line(result, "gpu_id 0: no usable GPU on this machine")
     assert not (tmp_path / "out").exists()
 
@@ -171,7 +172,8 @@ def test_a_config_whose_registered_code_is_not_passed(tmp_path, tiny_corpus, cod
 
 
 def test_config_without_a_fixed_epoch_count(tmp_path, tiny_corpus):
-    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE, "--training.max_epochs", 0,
+    result = run_script("train.py", ROOT / "configs/baseline.cfg", tmp_path / "out", "--code", STUDENT_CODE,
+                        "--training.max_epochs", 0,
                         "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy")
     assert_one_clear_line(result, "max_epochs must be at least 1")
 
@@ -264,7 +266,8 @@ def unlabelled_copy(tmp_path, tiny_corpus):
 
 def test_training_on_docs_without_labels_is_refused(tmp_path, tiny_corpus):
     path = unlabelled_copy(tmp_path, tiny_corpus)
-    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "student", "--code", STUDENT_CODE, "--evals", 1,
+    result = run_script("train.py", ROOT / "configs/student.cfg", tmp_path / "student", "--code", STUDENT_CODE,
+                        "--evals", 1,
                         "--paths.synthetic", path, "--paths.original", tiny_corpus / "train.spacy",
                         "--paths.dev", tiny_corpus / "dev.spacy", "--paths.vectors", "null",
                         "--components.textcat.model.tok2vec.embed.include_static_vectors", "false")

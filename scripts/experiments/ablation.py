@@ -43,7 +43,8 @@ def student_command(project: Path, run: str, synthetic: Path, output: Path, seed
     """One seed of the shipped student's recipe on another synthetic set."""
     corpus = project / "corpus" / run
     return [*script_command("scripts.shared.train"), recipe["student_config"], str(output),
-            "--code", str(project / STUDENT_CODE), "--evals", recipe["evals"], "--gpu-id", recipe["gpu_id"], "--paths.synthetic", str(synthetic),
+            "--code", str(project / STUDENT_CODE), "--evals", recipe["evals"], "--gpu-id", recipe["gpu_id"],
+            "--paths.synthetic", str(synthetic),
             "--paths.original", str(corpus / f"{recipe['student_original']}.spacy"),
             "--paths.dev", str(corpus / "dev.spacy"), "--paths.vectors", str(project / "training" / run / "vectors"),
             "--nlp.lang", json.loads((corpus / "stats.json").read_text())["lang"], "--system.seed", str(seed)]

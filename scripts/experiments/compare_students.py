@@ -42,8 +42,8 @@ def train_command(config: Path, route: str, seed: int, output: Path, run: str, a
         data = ["--paths.synthetic", "null", "--paths.original", str(corpus / "train.spacy"),
                 "--training.max_epochs", str(epochs)]
     return [*script_command("scripts.shared.train"), str(config), str(output), "--code", str(STUDENT_CODE),
-            "--evals", str(args["evals"]),
-            "--gpu-id", str(args["gpu_id"]), *data, "--paths.dev", str(corpus / "dev.spacy"),
+            "--evals", str(args["evals"]), "--gpu-id", str(args["gpu_id"]), *data,
+            "--paths.dev", str(corpus / "dev.spacy"),
             "--paths.vectors", str(Path("training") / run / "vectors"), "--nlp.lang", args["lang"],
             "--system.seed", str(seed)]
 

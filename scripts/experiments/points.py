@@ -215,14 +215,13 @@ def is_trained(output: Path, signature: str) -> bool:
 
 
 def train(cmd: List[str]) -> bool:
-    """Run one training command; the project's own train script runs in this process,
-    which saves each model the ~12 s of imports a new process pays."""
-    train_script = script_command("scripts.shared.train")
-    if cmd[:len(train_script)] == train_script:
-        from scripts.shared.train import train_here
+    """Run one `python -m scripts.shared.train ...` command in this process, which saves
+    each model the ~12 s of imports a new process pays; True if it trained."""
+    from scripts.shared.train import train_here
 
-        return train_here(cmd[len(train_script):])
-    return subprocess.run(cmd).returncode == 0
+    train_script = script_command("scripts.shared.train")
+    assert cmd[:len(train_script)] == train_script, f"not a train.py command: {cmd}"
+    return train_here(cmd[len(train_script):])
 
 
 def train_models(jobs: Iterable[Tuple[str, int, List[str], Path]]) -> Dict[str, Dict[int, float]]:

@@ -31,6 +31,8 @@ from scripts.shared.cli_support import InputError, require_gpu, run_cli, run_her
 
 # The project folder, whose scripts/ files a `--code` path may name.
 PROJECT = Path(__file__).resolve().parents[2]
+CODE_HINT = ("scripts/student/distillation.py for the student and baseline, "
+             "scripts/teacher/teacher_callbacks.py for the teacher")
 
 
 def import_code(code: str) -> None:
@@ -45,8 +47,7 @@ def import_code(code: str) -> None:
         path = Path(item)
         if path.suffix != ".py" or not path.is_file():
             raise InputError(f"--code {item}: no such Python file; pass the file that registers what the config "
-                             "names (the project's: scripts/student/distillation.py or "
-                             "scripts/teacher/teacher_callbacks.py)")
+                             f"names (the project's: {CODE_HINT})")
         try:
             module = path.resolve().relative_to(PROJECT).with_suffix("").parts
         except ValueError:
@@ -183,8 +184,7 @@ def main(
     max_batch_tokens: int = typer.Option(3000, help="Memory guard for transformer pipelines: batches that "
                                          "average more tokens are split into sub-batches (0: never)"),
     code: str = typer.Option("", help="Comma-separated Python files that register what the config names, as for "
-                             "`spacy train`: scripts/student/distillation.py (student, baseline) or "
-                             "scripts/teacher/teacher_callbacks.py (teacher)"),
+                             f"`spacy train`: {CODE_HINT}"),
 ):
     from spacy.cli.train import train as spacy_train
 
@@ -201,8 +201,7 @@ def main(
     if missing:
         names = ", ".join(f"{name} ({reg})" for reg, name in missing)
         raise InputError(f"{config_path} names {names}, which no imported code registers; pass the file that "
-                         "registers it with --code (the project's student and baseline: "
-                         "scripts/student/distillation.py; its teacher: scripts/teacher/teacher_callbacks.py)")
+                         f"registers it with --code (the project's: {CODE_HINT})")
     epochs = config["training"]["max_epochs"]
     if epochs < 1:
         raise InputError(f"{config_path}: [training] max_epochs must be at least 1 (got {epochs}); "
