@@ -288,6 +288,26 @@ def test_calibrating_on_docs_without_gold_cats(tmp_path, tiny_corpus, tiny_teach
     assert_one_clear_line(result, "3 of 40 docs have no gold cats")
 
 
+@pytest.mark.parametrize("script", ["label_with_teacher.py", "evaluate.py"])
+def test_a_teacher_trained_by_an_earlier_version_names_what_is_gone_and_the_step(tmp_path, tiny_corpus,
+                                                                                 tiny_teacher, script):
+    import shutil
+
+    teacher = tmp_path / "teacher"
+    shutil.copytree(tiny_teacher, teacher)
+    config = (teacher / "config.cfg").read_text()
+    assert "spacy.textcat_scorer.v2" in config
+    (teacher / "config.cfg").write_text(config.replace("spacy.textcat_scorer.v2", "distill.retired_scorer.v1"))
+    if script == "evaluate.py":
+        result = run_script(script, tiny_corpus / "test.spacy", tmp_path / "metrics.json", "--baseline", teacher,
+                            "--teacher", teacher, "--student", teacher)
+    else:
+        result = run_script(script, teacher, tiny_corpus / "dev.spacy", tmp_path / "labelled.spacy")
+    assert_one_clear_line(result, f"{teacher}: the trained ")
+    assert "distill.retired_scorer.v1 (scorers)" in result.stderr
+    assert "retrain it with `spacy project run train-" in result.stderr
+
+
 def test_a_tagger_that_assigns_no_tags(tmp_path, tiny_corpus, tiny_teacher):
     import spacy
 

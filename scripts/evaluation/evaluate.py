@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy
-import spacy
 import typer
 from spacy.cli.benchmark_speed import annotate
 from spacy.scorer import Scorer
@@ -22,7 +21,7 @@ from wasabi import msg
 
 from scripts.student import distillation  # noqa: F401  (registers what the student's and baseline's configs name)
 from scripts.teacher.choose_runtime import read_chosen_runtime
-from scripts.shared.cli_support import InputError, require, run_cli, sha256_of
+from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli, sha256_of
 from scripts.evaluation.measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
                      macro_f_interval, paired_difference, resample_indices, too_wide_note)
 from scripts.data.reviews import is_sentiment
@@ -178,10 +177,11 @@ def main(
         if value < 1:
             raise InputError(f"evaluate: {name} must be at least 1, got {value}; fix the var or option")
     paths = {"baseline": baseline, "teacher": teacher, "student": student}
+    what = {name: (f"the trained {name}", f"train-{name}") for name in paths}
     for name, path in paths.items():
-        require(path, f"the trained {name}", f"train-{name}")
+        require(path, *what[name])
     require(test_path, "the test docs", "corpus")
-    models = {name: spacy.load(path) for name, path in paths.items()}
+    models = {name: load_pipeline(path, *what[name]) for name, path in paths.items()}
     runtime, int8_scales = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else ("fp32", None)
     timed = dict(models)  # what the speed rounds time: the teacher in its fastest gated runtime too
     if runtime != "fp32":

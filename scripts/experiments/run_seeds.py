@@ -19,7 +19,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component)
-from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
+from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli, script_command, sha256_of
 from scripts.evaluation.scoring import score_docs
 from scripts.evaluation.measure import accuracy_summary, distillation_ratios, fmt_ci, paired_difference, resample_indices
 from scripts.experiments.points import CHECKPOINTS, CONFIGS, STUDENT_CODE, check_run, score_seeds, train_models
@@ -69,7 +69,7 @@ def main(
     vocab = spacy.blank(lang).vocab
     gold = {split: list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(vocab)) for split in ("dev", "test")}
     indices = resample_indices(len(gold["test"]))
-    teacher_correct = score_docs(spacy.load(teacher_path), gold["test"])[0]
+    teacher_correct = score_docs(load_pipeline(teacher_path, "the trained teacher", "train-teacher"), gold["test"])[0]
     # correct[variant][checkpoint][split]: (n_seeds, n_docs)
     correct = {m: {c: dict(zip(gold, score_seeds([folder[m, seed] / c for seed in range(n_seeds)], *gold.values())))
                    for c in CHECKPOINTS} for m in variants}

@@ -30,6 +30,44 @@ def require(path: Path, what: str, step: str) -> Path:
     return Path(path)
 
 
+def unregistered(config) -> list:
+    """The (registry, name) pairs a config refers to that nothing has registered (a
+    registry spaCy does not know yet, such as one a plugin adds on import, is left to it)."""
+    from spacy.util import registry
+
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.startswith("@") and isinstance(value, str) and hasattr(registry, key[1:]) \
+                        and not registry.has(key[1:], value):
+                    found.append((key[1:], value))
+                walk(value)
+    walk(config)
+    return found
+
+
+def load_pipeline(path: Path, what: str, step: str):
+    """spacy.load(path), or one line when the folder is missing or its config names a
+    function that no imported code registers: a model trained by an earlier version of
+    this project (say, before its teacher used spaCy's own scorer), which `step` retrains."""
+    import catalogue
+    import spacy
+
+    require(path, what, step)
+    try:
+        return spacy.load(path)
+    except catalogue.RegistryError:
+        config = spacy.util.load_config(Path(path) / "config.cfg", interpolate=False)
+        missing = unregistered({key: config.get(key, {}) for key in ("nlp", "components")})  # what loading builds
+        if not missing:
+            raise
+        names = ", ".join(f"{name} ({reg})" for reg, name in missing)
+        raise InputError(f"{path}: {what} names {names}, which no code of this project registers now; it was "
+                         f"trained by an earlier version: retrain it with `spacy project run {step}`") from None
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as f:

@@ -27,7 +27,7 @@ from spacy.util import load_config, registry
 from thinc.api import Config
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require_gpu, run_cli, run_here
+from scripts.shared.cli_support import InputError, require_gpu, run_cli, run_here, unregistered
 
 # The project folder, whose scripts/ files a `--code` path may name.
 PROJECT = Path(__file__).resolve().parents[2]
@@ -56,22 +56,6 @@ def import_code(code: str) -> None:
             importlib.import_module(".".join(module))
         else:
             spacy.util.import_file(path.stem, path)
-
-
-def unregistered(config: Config) -> list:
-    """The (registry, name) pairs the config refers to that nothing has registered (a
-    registry spaCy does not know yet, such as one a plugin adds on import, is left to it)."""
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.startswith("@") and isinstance(value, str) and hasattr(registry, key[1:]) \
-                        and not registry.has(key[1:], value):
-                    found.append((key[1:], value))
-                walk(value)
-    walk(config)
-    return found
 
 
 def count_batches(config: Config) -> tuple:

@@ -231,9 +231,9 @@ def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarr
 
 
 def load_teacher(path: Path, runtime: str = "fp32", int8_scales: Optional[Path] = None):
-    import spacy
+    from scripts.shared.cli_support import load_pipeline
 
-    nlp = spacy.load(path)
+    nlp = load_pipeline(path, "the trained teacher", "train-teacher")
     apply_runtime(nlp, runtime, load_scales(int8_scales) if runtime == "int8" and int8_scales else None)
     return nlp
 

@@ -28,7 +28,7 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli
 from scripts.transfer.make_vectors import frequent_words
 
 METHODS = ("mask", "pos", "ngram", "sentence")
@@ -233,8 +233,7 @@ def tag_lexicon(tagger, words: List[str], tags: Set[str]) -> Dict[str, List[str]
 
 
 def teacher_mask_token(teacher_path: Path) -> str:
-    require(teacher_path, "the trained teacher", "train-teacher")
-    teacher = spacy.load(teacher_path)
+    teacher = load_pipeline(teacher_path, "the trained teacher", "train-teacher")
     for _, component in teacher.pipeline:
         tokenizer = getattr(getattr(component, "model", None), "tokenizer", None)
         if getattr(tokenizer, "mask_token", None):

@@ -162,6 +162,10 @@ def main(
     # longest chunks first, so parallel workers finish close together
     pending = [i for i in reversed(range(len(chunks))) if i not in done]
     texts_of = lambda index: [docs[i].text for i in chunks[index]]  # noqa: E731
+    # loaded here even for parallel workers: a teacher that cannot load fails in one line, not in a worker
+    teacher = load_teacher(teacher_path, runtime, int8_scales) if pending else None
+    if workers > 1:
+        teacher = None
     msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher in {workers} process(es)")
     with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
               desc="label", smoothing=0.1) as bar:
@@ -176,7 +180,6 @@ def main(
             bar.update(len(chunks[index]))
 
         if workers == 1 and pending:
-            teacher = load_teacher(teacher_path, runtime, int8_scales)
             for index in pending:
                 finish(index, *predict_probs(teacher, texts_of(index), batch_size))
         elif pending:

@@ -32,7 +32,7 @@ from spacy.tokens import DocBin
 from spacy.vectors import Vectors
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli
 from scripts.data.fetch_assets import RAW, fetch
 
 WORD = re.compile(r"^[^\W\d_][\w'-]*$")  # words only: no numbers, punctuation or URLs
@@ -145,7 +145,7 @@ def main(
                     words.append(word)
     if dims > min(len(words), 384 * 4):
         raise InputError(f"dims {dims} is more than the {len(words)} words allow; lower the var vectors_dims")
-    teacher = spacy.load(teacher_path)
+    teacher = load_pipeline(teacher_path, "the trained teacher", "train-teacher")
     start = time.time()
     embedded = embed_words(teacher, words, batch_size)
     directions = head_directions(teacher)
