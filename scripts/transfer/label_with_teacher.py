@@ -162,10 +162,9 @@ def main(
     # longest chunks first, so parallel workers finish close together
     pending = [i for i in reversed(range(len(chunks))) if i not in done]
     texts_of = lambda index: [docs[i].text for i in chunks[index]]  # noqa: E731
-    # loaded here even for parallel workers: a teacher that cannot load fails in one line, not in a worker
+    # loaded before any work is announced, parallel workers or not: a teacher that cannot
+    # load fails here in one line, not inside a worker
     teacher = load_teacher(teacher_path, runtime, int8_scales) if pending else None
-    if workers > 1:
-        teacher = None
     msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher in {workers} process(es)")
     with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
               desc="label", smoothing=0.1) as bar:
@@ -183,6 +182,7 @@ def main(
             for index in pending:
                 finish(index, *predict_probs(teacher, texts_of(index), batch_size))
         elif pending:
+            teacher = None  # each worker loads its own
             threads = max(1, torch.get_num_threads() // workers)
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
