@@ -182,10 +182,10 @@ def main(
         require(path, *what[name])
     require(test_path, "the test docs", "corpus")
     models = {name: load_pipeline(path, *what[name]) for name, path in paths.items()}
-    runtime, runtime_data = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else ("fp32", None)
+    runtime, int8_scales = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else ("fp32", None)
     timed = dict(models)  # what the speed rounds time: the teacher in its fastest gated runtime too
     if runtime != "fp32":
-        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime, runtime_data)
+        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime, int8_scales)
     gold = list(DocBin().from_disk(test_path).get_docs(models["student"].vocab))
     if not gold:
         raise InputError(f"{test_path}: no test docs; check the corpus step's n_test")

@@ -24,17 +24,16 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.teacher.teacher_runtime import (RUNTIME_DATA_SUFFIX, RUNTIMES, agreement_figures, export_onnx, init_worker,
-                                             load_teacher, predict_probs, save_scales, smoothing_scales,
-                                             transformer_shims, unsupported_reason, worker_predict)
+from scripts.teacher.teacher_runtime import (RUNTIMES, agreement_figures, init_worker, load_teacher, predict_probs, save_scales,
+                             smoothing_scales, transformer_shims, unsupported_reason, worker_predict)
 
 
-def in_workers(teacher_path: Path, runtime: str, runtime_data, texts: List[str], batch_size: int, workers: int,
+def in_workers(teacher_path: Path, runtime: str, scales, texts: List[str], batch_size: int, workers: int,
                threads: int):
     """(labels, probs, seconds) for `texts` labelled by `workers` processes, start-up not timed."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(str(teacher_path), runtime, runtime_data and str(runtime_data), threads)) as pool:
+                             initargs=(str(teacher_path), runtime, scales and str(scales), threads)) as pool:
         list(pool.map(worker_predict, [texts[:batch_size]] * workers, [batch_size] * workers))  # start + warm up
         # interleaved slices keep each worker's share of long and short docs alike
         parts = [texts[i::4 * workers] for i in range(4 * workers)]
@@ -83,11 +82,9 @@ def main(
 
     # fp32 in one process first: the reference labels, and the model calls the bare pass replays
     teacher = load_teacher(teacher_path, "fp32")
-    data = {name: output_path.with_name(output_path.stem + suffix) for name, suffix in RUNTIME_DATA_SUFFIX.items()}
+    scales = output_path.with_name(output_path.stem + ".int8.npz")
     if "int8" in wanted and not unsupported_reason("int8"):  # int8's smoothing, measured on other docs
-        save_scales(smoothing_scales(teacher, calibration, batch_size=batch_size), data["int8"])
-    if "onnx" in wanted and not unsupported_reason("onnx"):
-        export_onnx(teacher, calibration, data["onnx"])
+        save_scales(smoothing_scales(teacher, calibration, batch_size=batch_size), scales)
     hf_model = transformer_shims(teacher)[0]._model
     calls = []
     hook = hf_model.register_forward_pre_hook(lambda m, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
@@ -120,13 +117,13 @@ def main(
             if runtime == "fp32" and count == 1:
                 probs, seconds = reference, fp32_seconds
             elif count == 1:
-                model = load_teacher(teacher_path, runtime, data.get(runtime))
+                model = load_teacher(teacher_path, runtime, scales if runtime == "int8" else None)
                 predict_probs(model, texts[:batch_size], batch_size)  # warm-up
                 start = time.perf_counter()
                 _, probs = predict_probs(model, texts, batch_size)
                 seconds = time.perf_counter() - start
             else:
-                _, probs, seconds = in_workers(teacher_path, runtime, data.get(runtime),
+                _, probs, seconds = in_workers(teacher_path, runtime, scales if runtime == "int8" else None,
                                                texts, batch_size, count,
                                                max(1, threads // count))
             entry = {"runtime": runtime, "workers": count, "threads_per_worker": max(1, threads // count),

@@ -63,8 +63,8 @@ def main(
 ):
     require(teacher_path, "the trained teacher", "train-teacher")
     require(dev_path, "the dev docs", "corpus")
-    runtime, runtime_data = read_chosen_runtime(runtime_file) if runtime_file else ("fp32", None)
-    teacher = load_teacher(teacher_path, runtime, runtime_data)
+    runtime, int8_scales = read_chosen_runtime(runtime_file) if runtime_file else ("fp32", None)
+    teacher = load_teacher(teacher_path, runtime, int8_scales)
     docs = list(DocBin().from_disk(dev_path).get_docs(teacher.vocab))
     if not docs or any(not d.cats for d in docs):
         raise InputError(f"{dev_path}: {sum(not d.cats for d in docs)} of {len(docs)} docs have no gold cats; "

@@ -5,10 +5,8 @@ synthetic docs, side by side with fp32. A runtime passes when its labels agree w
 fp32's on at least `min_agreement` of the docs in each set and it loses at most
 `max_dev_drop` of dev accuracy. `auto` takes the fastest runtime that passes on this
 machine (fp32 included, so a slower runtime is never chosen); a runtime named by hand
-falls back to the next one (int8, then bf16, then onnx, then fp32) when it fails, and
-says why. The figures go to a JSON file that the label, calibrate and evaluate steps
-read; what a runtime is built from (int8's smoothing scales, the ONNX graph) goes beside
-it, named in the JSON.
+falls back to the next one (int8, then bf16, then fp32) when it fails, and says why.
+The figures go to a JSON file that the label, calibrate and evaluate steps read.
 """
 import json
 import random
@@ -21,11 +19,10 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIME_DATA_SUFFIX, RUNTIMES, agreement_figures,
-                                             export_onnx, load_teacher, not_worth_trying, save_scales,
-                                             smoothing_scales, timed_probs, unsupported_reason)
+from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, load_teacher, not_worth_trying,
+                             save_scales, smoothing_scales, timed_probs, unsupported_reason)
 
-FALLBACK_ORDER = ("int8", "bf16", "onnx", "fp32")
+FALLBACK_ORDER = ("int8", "bf16", "fp32")
 
 
 def candidates_for(requested: str) -> List[str]:
@@ -62,7 +59,7 @@ def main(
     dev_path: Path = typer.Argument(..., help="Gold dev docs (.spacy)"),
     synthetic_path: Path = typer.Argument(..., help="Synthetic docs to be labelled (.spacy); a sample is used"),
     output_path: Path = typer.Argument(..., help="Writes the chosen runtime and the gate's figures here"),
-    runtime: str = typer.Option("auto", help="fp32, onnx, bf16, int8, or auto: the fastest that passes the gate"),
+    runtime: str = typer.Option("auto", help="fp32, bf16, int8, or auto: the fastest that passes the gate"),
     sample_docs: int = typer.Option(500, help="Synthetic docs sampled for the gate and the speed figures"),
     calibration_docs: int = typer.Option(200, help="Other synthetic docs on which int8's smoothing is measured"),
     batch_size: int = typer.Option(64),
@@ -85,15 +82,13 @@ def main(
     shuffled = random.Random(seed).sample(synthetic, len(synthetic))
     sample = shuffled[:sample_docs]
     calibration = shuffled[sample_docs:sample_docs + calibration_docs] or sample  # disjoint where there are enough
-    data_paths = {name: output_path.with_name(output_path.stem + suffix) for name, suffix in RUNTIME_DATA_SUFFIX.items()}
-    scales_path = data_paths["int8"]
+    scales_path = output_path.with_name(output_path.stem + ".int8.npz")
     dev_texts = [d.text for d in dev_docs]
     result = {"requested": runtime, "min_agreement": min_agreement, "max_dev_drop": max_dev_drop,
-              "sample_docs": len(sample), "dev_docs": len(dev_texts), "batch_size": batch_size, "runtimes": {},
-              "runtime_data": {}}
+              "sample_docs": len(sample), "dev_docs": len(dev_texts), "batch_size": batch_size, "runtimes": {}}
 
     def measure(name: str) -> Dict:
-        teacher = load_teacher(teacher_path, name, data_paths.get(name))
+        teacher = load_teacher(teacher_path, name, scales_path if name == "int8" else None)
         labels, sample_probs, docs_per_sec = timed_probs(teacher, sample, batch_size)
         _, dev_probs, _ = timed_probs(teacher, dev_texts, batch_size)
         accuracy = float((numpy.array(labels)[dev_probs.argmax(1)] == gold).mean()) if len(gold) else 0.0
@@ -120,14 +115,10 @@ def main(
             msg.info(f"Measuring int8's input smoothing on {len(calibration)} other synthetic docs")
             save_scales(smoothing_scales(load_teacher(teacher_path, "fp32"), calibration, batch_size=batch_size),
                         scales_path)
-            result["runtime_data"]["int8"] = scales_path.name
+            result["int8_scales"] = scales_path.name
             result["calibration_docs"] = len(calibration)
         else:
             save_scales({}, scales_path)
-        if "onnx" in tried:
-            msg.info(f"Exporting the teacher's transformer to ONNX: {data_paths['onnx']}")
-            export_onnx(load_teacher(teacher_path, "fp32"), sample, data_paths["onnx"])
-            result["runtime_data"]["onnx"] = data_paths["onnx"].name
     for name in tried:
         msg.info(f"Runtime gate: {name}")
         figures = measure(name)
@@ -172,8 +163,8 @@ def main(
 
 
 def read_chosen_runtime(path: Path) -> Tuple[str, Optional[Path]]:
-    """The runtime a gate file chose, and the file it is built from (int8's smoothing scales,
-    the ONNX graph; None for fp32 and bf16), for the steps that run the teacher after it."""
+    """The runtime a gate file chose, and int8's smoothing scales, for the steps that run the
+    teacher after it."""
     require(path, "the teacher runtime choice", "teacher-runtime")
     try:
         choice = json.loads(Path(path).read_text())
@@ -183,15 +174,11 @@ def read_chosen_runtime(path: Path) -> Tuple[str, Optional[Path]]:
                          "`spacy project run teacher-runtime`") from None
     if chosen not in RUNTIMES:
         raise InputError(f"{path}: unknown runtime {chosen!r}; rerun `spacy project run teacher-runtime`")
-    if chosen not in RUNTIME_DATA_SUFFIX:
-        return chosen, None
-    name = (choice.get("runtime_data") or {}).get(chosen)
-    data = Path(path).parent / name if name else None
-    if data is None or not data.exists():
-        what = "smoothing scales" if chosen == "int8" else "ONNX graph"
-        raise InputError(f"{path}: {chosen} chosen but its {what} ({data or 'not named'}) is missing; rerun "
+    scales = Path(path).parent / choice["int8_scales"] if chosen == "int8" and choice.get("int8_scales") else None
+    if chosen == "int8" and (scales is None or not scales.exists()):
+        raise InputError(f"{path}: int8 chosen but its smoothing scales are missing; rerun "
                          "`spacy project run teacher-runtime`")
-    return chosen, data
+    return chosen, scales
 
 
 if __name__ == "__main__":

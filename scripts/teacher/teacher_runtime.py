@@ -1,15 +1,10 @@
-"""How the teacher's transformer runs its forward pass when it labels: fp32, onnx, bf16 or int8.
+"""How the teacher's transformer runs its forward pass when it labels: fp32, bf16 or int8.
 
 Only the Hugging Face model's forward pass changes. The spaCy pipeline around it keeps
 its own tokenization, strided windows, alignment and textcat head, so the labels of every
 runtime are comparable and a runtime can be checked against fp32 doc by doc.
 
 - fp32: the model as trained.
-- onnx: the same fp32 model, exported once to an ONNX graph and run by ONNX Runtime,
-  whose fused CPU kernels are faster than torch's eager ones on any x86 CPU. The
-  numbers match fp32 to about 1e-6, so it is the fast runtime for CPUs without bf16 or
-  VNNI instructions. The graph is exported from a batch with padding, so the attention
-  mask stays in it.
 - bf16: `torch.autocast("cpu", bfloat16)` around the forward pass, outputs cast back to
   float32 for thinc. Fast only where the CPU has bf16 instructions (avx512_bf16, AMX);
   elsewhere torch emulates it and it is slower than fp32, so it is not offered there.
@@ -29,14 +24,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-RUNTIMES = ("fp32", "onnx", "bf16", "int8")
+RUNTIMES = ("fp32", "bf16", "int8")
 # SmoothQuant's migration strength a: how much of an input channel's range moves into the weights.
 SMOOTHING_ALPHA = 0.8
 # `auto` tries these, the fastest kind first; fp32 is the fallback that always passes.
-AUTO_CANDIDATES = ("int8", "bf16", "onnx")
-# Where a runtime keeps what it was built from, next to the runtime choice file (`choice.json`):
-# int8's smoothing scales, the ONNX graph.
-RUNTIME_DATA_SUFFIX = {"int8": ".int8.npz", "onnx": ".onnx"}
+AUTO_CANDIDATES = ("int8", "bf16")
 
 
 def cpu_flags() -> set:
@@ -64,13 +56,6 @@ def unsupported_reason(runtime: str) -> Optional[str]:
     import torch
 
     if runtime == "fp32":
-        return None
-    if runtime == "onnx":
-        import importlib.util
-
-        missing = [m for m in ("onnxruntime", "onnx") if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"{' and '.join(missing)} not installed (pip install -r requirements.txt)"
         return None
     if runtime == "bf16":
         flags = cpu_flags()
@@ -225,111 +210,31 @@ def transformer_shims(nlp) -> List:
     return shims
 
 
-def model_inputs(nlp, texts: Sequence[str]) -> Dict[str, object]:
-    """The keyword arguments the pipeline passes its Hugging Face model for `texts` (one batch)."""
-    (shim,) = transformer_shims(nlp)[:1]
-    calls = []
-    hook = shim._model.register_forward_pre_hook(lambda m, args, kwargs: calls.append(kwargs), with_kwargs=True)
-    try:
-        predict_probs(nlp, list(texts), batch_size=len(texts))
-    finally:
-        hook.remove()
-    return calls[0]
-
-
-def export_onnx(nlp, texts: Sequence[str], path: Path) -> None:
-    """Write the fp32 teacher's transformer as an ONNX graph, traced on one padded batch
-    (the shortest and the longest of `texts`), with batch size and length left free."""
-    import torch
-
-    shortest, longest = min(texts, key=len), max(texts, key=len)
-    kwargs = model_inputs(nlp, [shortest, longest])
-    names = [k for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
-    others = [k for k, v in kwargs.items() if k not in names and v not in (None, False)]
-    if others:
-        raise ValueError(f"onnx: the transformer is called with {others}, which an ONNX graph cannot take")
-    model = transformer_shims(nlp)[0]._model.eval()
-    with torch.no_grad():
-        output_dims = {k: v.dim() for k, v in model(**kwargs).items() if isinstance(v, torch.Tensor)}
-    output_names = list(output_dims)
-
-    class Positional(torch.nn.Module):
-        """The model with its tensor inputs as positional arguments and its tensor outputs as a tuple."""
-
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *tensors):
-            output = self.inner(**dict(zip(names, tensors)))
-            return tuple(output[k] for k in output_names)
-
-    # batch and wordpieces free in every input and in each output that has them (not the pooler's)
-    axes = {n: {0: "batch", 1: "wordpieces"} for n in names}
-    axes.update({n: {0: "batch", 1: "wordpieces"} if dim > 2 else {0: "batch"} for n, dim in output_dims.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():  # the exporter's notices about its TorchScript path: the pinned torch runs it
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Positional(model), tuple(kwargs[n] for n in names), str(path), input_names=names,
-                          output_names=output_names, dynamic_axes=axes, opset_version=17, dynamo=False)
-
-
-def _make_onnx_forward(path: Path):
-    import onnxruntime
-    import torch
-    from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPooling
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()  # a worker's share of the cores
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    inputs = [i.name for i in session.get_inputs()]
-    outputs = [o.name for o in session.get_outputs()]
-    output_type = BaseModelOutputWithPooling if "pooler_output" in outputs else BaseModelOutput
-
-    class OnnxForward(torch.nn.Module):
-        """The transformer's forward pass in ONNX Runtime; takes and returns what the model did."""
-
-        def forward(self, **kwargs):
-            missing = [n for n in inputs if n not in kwargs]
-            if missing:
-                raise ValueError(f"{path}: the ONNX graph needs {missing}, which the pipeline does not pass; "
-                                 "rerun `spacy project run teacher-runtime`")
-            arrays = session.run(outputs, {n: kwargs[n].cpu().numpy() for n in inputs})
-            return output_type(**{n: torch.from_numpy(a) for n, a in zip(outputs, arrays)})
-
-    return OnnxForward()
-
-
-def apply_runtime(nlp, runtime: str, runtime_data: Optional[Path] = None) -> None:
+def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarray]] = None) -> None:
     """Switch the forward pass of `nlp`'s transformer to `runtime`, in place (for inference only).
-    int8 needs the smoothing scales `smoothing_scales` measured for this teacher, onnx the graph
-    `export_onnx` wrote for it: `runtime_data` is that file."""
+    int8 needs the smoothing scales `smoothing_scales` measured for this teacher."""
     reason = unsupported_reason(runtime)
     if reason:
         raise RuntimeError(f"teacher runtime {runtime}: {reason}")
     shims = transformer_shims(nlp)
     if not shims:
         raise ValueError("the pipeline has no transformer component to run in another precision")
-    if runtime in RUNTIME_DATA_SUFFIX and (runtime_data is None or len(shims) != 1):
-        what = "the smoothing scales" if runtime == "int8" else "the ONNX graph"
-        raise ValueError(f"{runtime} needs {what} measured for this teacher (one transformer)")
+    if runtime == "int8" and (int8_scales is None or len(shims) != 1):
+        raise ValueError("int8 needs the smoothing scales measured for this teacher (one transformer)")
     for shim in shims:
         model = shim._model
         model.eval()
         if runtime == "bf16":
             shim._model = _make_autocast_wrapper(model)
         elif runtime == "int8":
-            shim._model = quantize_int8(model, load_scales(runtime_data))
-        elif runtime == "onnx":
-            shim._model = _make_onnx_forward(runtime_data)
+            shim._model = quantize_int8(model, int8_scales)
 
 
-def load_teacher(path: Path, runtime: str = "fp32", runtime_data: Optional[Path] = None):
+def load_teacher(path: Path, runtime: str = "fp32", int8_scales: Optional[Path] = None):
     from scripts.shared.cli_support import load_pipeline
 
     nlp = load_pipeline(path, "the trained teacher", "train-teacher")
-    apply_runtime(nlp, runtime, runtime_data if runtime in RUNTIME_DATA_SUFFIX else None)
+    apply_runtime(nlp, runtime, load_scales(int8_scales) if runtime == "int8" and int8_scales else None)
     return nlp
 
 
@@ -376,12 +281,12 @@ def agreement_figures(reference: numpy.ndarray, candidate: numpy.ndarray) -> Dic
 _worker_teacher = None
 
 
-def init_worker(teacher_path: str, runtime: str, runtime_data: Optional[str], threads: int) -> None:
+def init_worker(teacher_path: str, runtime: str, int8_scales: Optional[str], threads: int) -> None:
     import torch
 
     global _worker_teacher
     torch.set_num_threads(threads)
-    _worker_teacher = load_teacher(Path(teacher_path), runtime, Path(runtime_data) if runtime_data else None)
+    _worker_teacher = load_teacher(Path(teacher_path), runtime, Path(int8_scales) if int8_scales else None)
 
 
 def worker_predict(texts: List[str], batch_size: int) -> Tuple[List[str], numpy.ndarray]:

@@ -7,7 +7,7 @@ labelled twice. When all chunks exist they are merged, in input order, into the 
 and OUTPUT.labelling.json records the teacher, the runtime and the workers that made it.
 
 The teacher runs in the runtime the `teacher-runtime` step chose behind its quality gate
-(fp32, onnx, bf16 or int8: only the transformer's forward pass changes), in `workers` processes
+(fp32, bf16 or int8: only the transformer's forward pass changes), in `workers` processes
 that share the cores; a chunk is written by the main process only once it is complete,
 so the resume guarantee holds whatever the number of workers.
 """
@@ -122,7 +122,7 @@ def main(
     chunk_size: int = typer.Option(1000, help="Docs per chunk file"),
     batch_size: int = typer.Option(64, help="Docs per teacher batch"),
     workers: int = typer.Option(1, help="Labelling processes, the cores shared among them (CPU only)"),
-    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16 (int8 and onnx through "
+    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16 (int8 through "
                                 "--runtime-file)"),
     runtime_file: Path = typer.Option(None, help="Use the runtime choose_runtime.py chose (overrides --runtime)"),
     gpu_id: int = typer.Option(-1, help="GPU to run the teacher on; -1 for CPU"),
@@ -135,12 +135,12 @@ def main(
     if chunk_size < 1 or batch_size < 1 or workers < 1:
         raise InputError(f"chunk-size, batch-size and workers must be at least 1, got {chunk_size}, {batch_size} "
                          f"and {workers}; fix the options or the var label_workers")
-    runtime_data = None
+    int8_scales = None
     if runtime_file is not None:
-        runtime, runtime_data = read_chosen_runtime(runtime_file)
+        runtime, int8_scales = read_chosen_runtime(runtime_file)
     elif runtime not in ("fp32", "bf16"):
-        raise InputError(f"runtime '{runtime}': choose fp32 or bf16, or pass --runtime-file (int8 and onnx need "
-                         "the smoothing scales and the ONNX graph the teacher-runtime step makes)")
+        raise InputError(f"runtime '{runtime}': choose fp32 or bf16, or pass --runtime-file (int8 needs the "
+                         "smoothing scales the teacher-runtime step measures)")
     temperature_value = read_temperature(temperature, temperature_file)
     require_gpu(gpu_id)
     import torch
@@ -164,7 +164,7 @@ def main(
     texts_of = lambda index: [docs[i].text for i in chunks[index]]  # noqa: E731
     # loaded before any work is announced, parallel workers or not: a teacher that cannot
     # load fails here in one line, not inside a worker
-    teacher = load_teacher(teacher_path, runtime, runtime_data) if pending else None
+    teacher = load_teacher(teacher_path, runtime, int8_scales) if pending else None
     msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher in {workers} process(es)")
     with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
               desc="label", smoothing=0.1) as bar:
@@ -187,7 +187,7 @@ def main(
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                                      initargs=(str(teacher_path), runtime,
-                                               str(runtime_data) if runtime_data else None, threads)) as pool:
+                                               str(int8_scales) if int8_scales else None, threads)) as pool:
                 futures = {pool.submit(worker_predict, texts_of(index), batch_size): index for index in pending}
                 for future in as_completed(futures):
                     finish(futures[future], *future.result())
