@@ -259,3 +259,77 @@ def test_the_teacher_callbacks_load_by_path_as_spacy_train_code_does_and_need_no
     assert result.returncode == 0, result.stderr[-2000:]
     teacher = Config().from_disk(ROOT / "configs" / "teacher.cfg", interpolate=False)
     assert teacher["components"]["textcat"]["scorer"] == {"@scorers": "spacy.textcat_scorer.v2"}
+
+
+def test_auto_training_precision_is_bf16_only_on_a_cpu_with_bf16_instructions(monkeypatch):
+    from scripts.teacher import teacher_callbacks
+    from scripts.teacher.teacher_callbacks import choose_training_precision
+
+    monkeypatch.setattr(teacher_callbacks, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert choose_training_precision([], "auto")[0] == "bf16"
+    assert choose_training_precision([], "fp32")[0] == "fp32"
+    monkeypatch.setattr(teacher_callbacks, "cpu_flags", lambda: {"avx2", "fma"})
+    used, why = choose_training_precision([], "auto")
+    assert used == "fp32" and "no bf16 instructions" in why
+    assert choose_training_precision([], "bf16") == ("bf16", "asked for, though the CPU has no bf16 instructions "
+                                                              "(slower than fp32)")
+
+
+def test_bf16_training_runs_the_matrix_products_in_bf16_and_keeps_float32_weights_and_gradients(tiny_teacher):
+    import torch
+
+    from scripts.teacher.teacher_callbacks import hf_models, train_in_bf16
+
+    nlp = spacy.load(tiny_teacher)
+    (model,) = hf_models(nlp, "transformer")
+    inputs = {"input_ids": torch.tensor([[2, 5, 7, 9, 3]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
+    model.eval()  # no dropout: the two passes differ only in precision
+    fp32 = model(**inputs).last_hidden_state.detach()
+    seen = []
+    linear = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
+    linear.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    train_in_bf16([model])
+    output = model(**inputs).last_hidden_state
+    assert seen[-1] == torch.bfloat16 and output.dtype == torch.float32
+    assert 0 < (output - fp32).abs().max() < 0.1  # bf16 products: close to fp32, not the same numbers
+    output.pow(2).mean().backward()
+    grads = [p.grad for p in model.encoder.parameters() if p.requires_grad]
+    assert grads and all(g is not None and g.dtype == torch.float32 for g in grads)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_a_teacher_trained_in_bf16_records_it_and_loads_without_the_training_code(tiny_corpus, tiny_backbone,
+                                                                                    tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import TINY_TEACHER_OVERRIDES, run_script
+
+    result = run_script("train.py", ROOT / "configs/teacher.cfg", tmp_path, "--code", TEACHER_CODE, "--evals", 1,
+                        "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
+                        "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES,
+                        "--initialize.after_init.precision", "bf16")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Training the teacher in bf16" in result.stdout
+    meta = json.loads((tmp_path / "model-last" / "meta.json").read_text())
+    assert meta["distill"]["training_precision"]["used"] == "bf16"
+    code = ("import spacy, sys; nlp = spacy.load(sys.argv[1]); doc = nlp('Het boek is prachtig.'); "
+            "assert abs(sum(doc.cats.values()) - 1) < 1e-5, doc.cats; "
+            "assert not [m for m in sys.modules if 'teacher_callbacks' in m]")
+    loaded = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model-last")], capture_output=True,
+                            text=True, cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+
+
+def test_an_unknown_training_precision_fails_in_one_line_naming_the_choices(tiny_corpus, tiny_backbone, tmp_path):
+    from conftest import TINY_TEACHER_OVERRIDES, run_script
+
+    result = run_script("train.py", ROOT / "configs/teacher.cfg", tmp_path, "--code", TEACHER_CODE,
+                        "--paths.train", tiny_corpus / "train.spacy", "--paths.dev", tiny_corpus / "dev.spacy",
+                        "--components.transformer.model.name", tiny_backbone, *TINY_TEACHER_OVERRIDES,
+                        "--initialize.after_init.precision", "fp16")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert "precision" in output and "'fp32', 'bf16', 'auto'" in output, output[-2000:]

@@ -96,7 +96,11 @@ def test_metrics_follow_the_schema(project_run):
         assert m["accuracy_ci"][0] <= m["accuracy"] <= m["accuracy_ci"][1] and len(m["correct"]) == 12
     assert shop["comparisons"]["student_vs_baseline"]["difference"] == pytest.approx(
         shop["models"]["student"]["accuracy"] - shop["models"]["baseline"]["accuracy"])
+    # how the teacher was trained is on record too: precision (auto picks per CPU) and wall time
+    training = metrics["models"]["teacher"]["training"]
+    assert training["asked"] == "auto" and training["used"] in ("fp32", "bf16") and training["wall_seconds"] > 0
     report = (project / "training/nl/report.md").read_text()
+    assert f"The teacher trained in {training['used']}" in report
     assert "| other_shop | 12 |" in report
     assert "| student |" in report and "accuracy_speed.png" in report and "Student - baseline" in report
     assert "too wide to conclude anything" in report  # 20 test reviews: said plainly

@@ -152,6 +152,17 @@ def score_extra_tests(models: Dict, folder: Optional[Path], seed: int) -> Dict:
     return out
 
 
+def teacher_training_record(nlp, path: Path) -> Dict:
+    """How the teacher was trained: its precision (kept in its meta.json by the training
+    callback) and wall time (schedule.json beside model-last), where they were recorded."""
+    record = dict(nlp.meta.get("distill", {}).get("training_precision", {}))
+    schedule = path.parent / "schedule.json"
+    if schedule.exists():
+        plan = json.loads(schedule.read_text())
+        record.update({k: plan[k] for k in ("wall_seconds", "max_steps") if k in plan})
+    return record
+
+
 def main(
     test_path: Path = typer.Argument(..., help="Gold test docs (.spacy)"),
     output_path: Path = typer.Argument(..., help="metrics.json"),
@@ -208,6 +219,7 @@ def main(
         # Per test doc (1 = right), so runs on the same test set can be compared paired later.
         results[name]["correct"] = [int(x) for x in correct[name]]
     results["teacher"]["calibration"] = calibration(probs["teacher"], gold_class, labels)
+    results["teacher"]["training"] = teacher_training_record(models["teacher"], teacher)
     if runtime != "fp32":
         msg.info(f"Scoring the teacher in its {runtime} runtime")
         fast, fast_correct, fast_p = quality(timed[f"teacher_{runtime}"], gold)

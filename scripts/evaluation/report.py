@@ -39,6 +39,11 @@ def model_table(metrics: Dict) -> str:
         lines += ["", f"End to end (raw text, tokenizer included) the student runs {speedup['vs_teacher_fp32']:.0f}x "
                       f"the fp32 teacher's docs/s and {speedup['vs_teacher_fastest']:.0f}x the teacher's fastest "
                       f"runtime that passed the quality gate ({speedup['teacher_runtime']})."]
+    training = metrics["models"]["teacher"].get("training") or {}
+    if training.get("used"):
+        lines += ["", f"The teacher trained in {training['used']} ({training.get('why', '')})"
+                      + (f": {training['max_steps']} steps in {training['wall_seconds']:.0f} s." if "wall_seconds" in training
+                         else ".")]
     labelling = metrics.get("labelling")
     transfer = metrics.get("transfer_set")
     if labelling or transfer:

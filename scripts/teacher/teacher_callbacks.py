@@ -1,11 +1,12 @@
-"""The teacher's registered callbacks, for training it: freeze the word embeddings and
-start the classification head from a linear probe. Not shipped with the student.
+"""The teacher's registered callbacks, for training it: freeze the word embeddings, train
+in bf16 where the CPU has bf16 instructions, and start the classification head from a
+linear probe. Not shipped with the student.
 
 configs/teacher.cfg names them in [initialize], so only training reads them: the
 `train-teacher` step passes this file as `--code`. A trained teacher loads without it.
 """
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional, Tuple
 
 from spacy.util import registry
 
@@ -16,16 +17,11 @@ def freeze_word_embeddings(nlp, component: str = "transformer") -> int:
     In multilingual-e5-small that matrix is 96M of 118M parameters; freezing it cuts a
     CPU training step about fourfold while the encoder layers still learn.
     """
-    trf = nlp.get_pipe(component)
     frozen = 0
-    for node in trf.model.walk():
-        for shim in node.shims:
-            torch_model = getattr(shim, "_model", None)
-            if torch_model is None or not hasattr(torch_model, "get_input_embeddings"):
-                continue
-            for param in torch_model.get_input_embeddings().parameters():
-                param.requires_grad_(False)
-                frozen += param.numel()
+    for torch_model in hf_models(nlp, component):
+        for param in torch_model.get_input_embeddings().parameters():
+            param.requires_grad_(False)
+            frozen += param.numel()
     if frozen == 0:
         raise ValueError(f"freeze_word_embeddings: no word embeddings found in '{component}'")
     return frozen
@@ -82,18 +78,105 @@ def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float,
     return float(((features @ W.T + bias).argmax(1) == classes).mean())
 
 
+TRAINING_PRECISIONS = ("fp32", "bf16", "auto")
+# The instructions that make bf16 fast on a CPU; without them torch emulates bf16, more
+# slowly than fp32. (The teacher's bf16 labelling runtime reads the same set.)
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def cpu_flags() -> set:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def float32_outputs(output):
+    """Cast every floating tensor in a Hugging Face model output back to float32."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output.float() if output.is_floating_point() else output
+    if isinstance(output, dict):  # ModelOutput is an OrderedDict
+        for key in list(output.keys()):
+            output[key] = float32_outputs(output[key])
+        return output
+    if isinstance(output, (tuple, list)):
+        return type(output)(float32_outputs(x) for x in output)
+    return output
+
+
+def hf_models(nlp, component: str) -> list:
+    """The Hugging Face (torch) models inside `component`'s thinc shims."""
+    models = []
+    for node in nlp.get_pipe(component).model.walk():
+        for shim in node.shims:
+            torch_model = getattr(shim, "_model", None)
+            if torch_model is not None and hasattr(torch_model, "get_input_embeddings"):
+                models.append(torch_model)
+    return models
+
+
+def choose_training_precision(models: list, precision: str) -> Tuple[str, str]:
+    """(precision, why) for training `models`: `auto` is bf16 on a CPU with bf16
+    instructions, fp32 elsewhere; `bf16` is used as asked."""
+    if precision not in TRAINING_PRECISIONS:
+        raise ValueError(f"init_teacher: precision {precision!r}: choose one of {', '.join(TRAINING_PRECISIONS)}")
+    if precision == "fp32":
+        return "fp32", "asked for"
+    if any(p.is_cuda for model in models for p in model.parameters()):
+        # CPU autocast does nothing on a GPU; the config's mixed_precision is the switch there.
+        return "fp32", "the transformer is on a GPU (set mixed_precision in the config for fp16 there)"
+    fast = bool(cpu_flags() & BF16_FLAGS)
+    if precision == "auto":
+        return ("bf16", "auto: the CPU has bf16 instructions") if fast else \
+            ("fp32", "auto: the CPU has no bf16 instructions (avx512_bf16 or amx_bf16), so bf16 would be slower")
+    return "bf16", "asked for" if fast else "asked for, though the CPU has no bf16 instructions (slower than fp32)"
+
+
+def train_in_bf16(models: list) -> None:
+    """Run each model's forward pass under CPU bf16 autocast while it trains.
+
+    The weights, the optimizer and the gradients stay float32 (autocast computes the
+    matrix products in bf16 and casts the outputs back), and only this instance's forward
+    is wrapped: the saved teacher holds plain float32 weights and loads without this file.
+    """
+    import torch
+
+    for model in models:
+        def bf16_forward(*args, _forward=model.forward, **kwargs):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                output = _forward(*args, **kwargs)
+            return float32_outputs(output)
+
+        model.forward = bf16_forward
+
+
 @registry.callbacks("distill.init_teacher.v1")
 def create_init_teacher(transformer: str = "transformer", textcat: str = "textcat",
                         freeze_embeddings: bool = True, probe_docs: Optional[Path] = None,
-                        probe_l2: float = 1.0, probe_max_docs: int = 2000):
-    """An `after_init` callback for the teacher: freeze the word embeddings, and start the
-    textcat head from a linear probe on `probe_docs` (the training corpus; null skips it)."""
+                        probe_l2: float = 1.0, probe_max_docs: int = 2000,
+                        precision: Literal["fp32", "bf16", "auto"] = "fp32"):
+    """An `after_init` callback for the teacher: freeze the word embeddings, train in
+    `precision` (fp32, bf16 or auto), and start the textcat head from a linear probe on
+    `probe_docs` (the training corpus; null skips it)."""
     if probe_l2 <= 0:
         raise ValueError(f"init_teacher: probe_l2 must be > 0 (the probe's L2 penalty), got {probe_l2}")
 
     def init_teacher(nlp):
         if freeze_embeddings:
             freeze_word_embeddings(nlp, transformer)
+        models = hf_models(nlp, transformer)
+        chosen, why = choose_training_precision(models, precision)
+        if chosen == "bf16":
+            train_in_bf16(models)
+        # Kept in the trained teacher's meta.json, so the report can say how it was trained.
+        nlp.meta.setdefault("distill", {})["training_precision"] = {"asked": precision, "used": chosen, "why": why}
+        print(f"Training the teacher in {chosen} ({why})")
         if probe_docs is not None:
             accuracy = init_head_from_linear_probe(nlp, Path(probe_docs), textcat, probe_l2, probe_max_docs)
             print(f"Linear probe on the pretrained features: {100 * accuracy:.1f}% training accuracy")

@@ -24,22 +24,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
+from scripts.teacher.teacher_callbacks import BF16_FLAGS, cpu_flags, float32_outputs
+
 RUNTIMES = ("fp32", "bf16", "int8")
 # SmoothQuant's migration strength a: how much of an input channel's range moves into the weights.
 SMOOTHING_ALPHA = 0.8
 # `auto` tries these, the fastest kind first; fp32 is the fallback that always passes.
 AUTO_CANDIDATES = ("int8", "bf16")
-
-
-def cpu_flags() -> set:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def not_worth_trying(runtime: str) -> Optional[str]:
@@ -58,8 +49,7 @@ def unsupported_reason(runtime: str) -> Optional[str]:
     if runtime == "fp32":
         return None
     if runtime == "bf16":
-        flags = cpu_flags()
-        if not flags & {"avx512_bf16", "amx_bf16"}:
+        if not cpu_flags() & BF16_FLAGS:
             return ("the CPU has no bf16 instructions (avx512_bf16 or amx_bf16), so torch would emulate "
                     "bf16 more slowly than fp32")
         return None
@@ -71,21 +61,6 @@ def unsupported_reason(runtime: str) -> Optional[str]:
             return "this torch has no torch.ao.quantization"
         return None
     raise ValueError(f"unknown teacher runtime {runtime!r}; choose one of {', '.join(RUNTIMES)} or auto")
-
-
-def _float32_outputs(output):
-    """Cast every floating tensor in a Hugging Face model output back to float32."""
-    import torch
-
-    if isinstance(output, torch.Tensor):
-        return output.float() if output.is_floating_point() else output
-    if isinstance(output, dict):  # ModelOutput is an OrderedDict
-        for key in list(output.keys()):
-            output[key] = _float32_outputs(output[key])
-        return output
-    if isinstance(output, (tuple, list)):
-        return type(output)(_float32_outputs(x) for x in output)
-    return output
 
 
 def _make_autocast_wrapper(model):
@@ -101,7 +76,7 @@ def _make_autocast_wrapper(model):
         def forward(self, *args, **kwargs):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 output = self.inner(*args, **kwargs)
-            return _float32_outputs(output)
+            return float32_outputs(output)
 
     return Bf16Autocast(model)
 
