@@ -278,7 +278,7 @@ def test_auto_training_precision_is_bf16_only_on_a_cpu_with_bf16_instructions(mo
 def test_bf16_training_runs_the_matrix_products_in_bf16_and_keeps_float32_weights_and_gradients(tiny_teacher):
     import torch
 
-    from scripts.teacher.teacher_callbacks import hf_models, train_in_bf16
+    from scripts.teacher.teacher_callbacks import bf16_autocast, hf_models
 
     nlp = spacy.load(tiny_teacher)
     (model,) = hf_models(nlp, "transformer")
@@ -288,7 +288,7 @@ def test_bf16_training_runs_the_matrix_products_in_bf16_and_keeps_float32_weight
     seen = []
     linear = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
     linear.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
-    train_in_bf16([model])
+    bf16_autocast([model])
     output = model(**inputs).last_hidden_state
     assert seen[-1] == torch.bfloat16 and output.dtype == torch.float32
     assert 0 < (output - fp32).abs().max() < 0.1  # bf16 products: close to fp32, not the same numbers

@@ -138,12 +138,14 @@ def choose_training_precision(models: list, precision: str) -> Tuple[str, str]:
     return "bf16", "asked for" if fast else "asked for, though the CPU has no bf16 instructions (slower than fp32)"
 
 
-def train_in_bf16(models: list) -> None:
-    """Run each model's forward pass under CPU bf16 autocast while it trains.
+def bf16_autocast(models: list) -> None:
+    """Run each model's forward pass under CPU bf16 autocast, float32 out: for training
+    here, and for the bf16 labelling runtime.
 
-    The weights, the optimizer and the gradients stay float32 (autocast computes the
-    matrix products in bf16 and casts the outputs back), and only this instance's forward
-    is wrapped: the saved teacher holds plain float32 weights and loads without this file.
+    The weights (and in training the gradients and the optimizer) stay float32: autocast
+    computes the matrix products in bf16 and the outputs are cast back. Only this
+    instance's forward is wrapped, so a teacher saved while training holds plain float32
+    weights and loads without this file.
     """
     import torch
 
@@ -173,7 +175,7 @@ def create_init_teacher(transformer: str = "transformer", textcat: str = "textca
         models = hf_models(nlp, transformer)
         chosen, why = choose_training_precision(models, precision)
         if chosen == "bf16":
-            train_in_bf16(models)
+            bf16_autocast(models)
         # Kept in the trained teacher's meta.json, so the report can say how it was trained.
         nlp.meta.setdefault("distill", {})["training_precision"] = {"asked": precision, "used": chosen, "why": why}
         print(f"Training the teacher in {chosen} ({why})")

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-from scripts.teacher.teacher_callbacks import BF16_FLAGS, cpu_flags, float32_outputs
+from scripts.teacher.teacher_callbacks import BF16_FLAGS, bf16_autocast, cpu_flags
 
 RUNTIMES = ("fp32", "bf16", "int8")
 # SmoothQuant's migration strength a: how much of an input channel's range moves into the weights.
@@ -61,24 +61,6 @@ def unsupported_reason(runtime: str) -> Optional[str]:
             return "this torch has no torch.ao.quantization"
         return None
     raise ValueError(f"unknown teacher runtime {runtime!r}; choose one of {', '.join(RUNTIMES)} or auto")
-
-
-def _make_autocast_wrapper(model):
-    import torch
-
-    class Bf16Autocast(torch.nn.Module):
-        """The wrapped model's forward under CPU bf16 autocast; float32 out."""
-
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *args, **kwargs):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                output = self.inner(*args, **kwargs)
-            return float32_outputs(output)
-
-    return Bf16Autocast(model)
 
 
 def kept_in_fp32(module) -> bool:
@@ -200,7 +182,7 @@ def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarr
         model = shim._model
         model.eval()
         if runtime == "bf16":
-            shim._model = _make_autocast_wrapper(model)
+            bf16_autocast([model])
         elif runtime == "int8":
             shim._model = quantize_int8(model, int8_scales)
 
