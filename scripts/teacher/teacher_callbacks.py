@@ -6,7 +6,7 @@ configs/teacher.cfg names them in [initialize], so only training reads them: the
 `train-teacher` step passes this file as `--code`. A trained teacher loads without it.
 """
 from pathlib import Path
-from typing import Literal, Optional, Tuple
+from typing import Literal, Optional, Tuple, get_args
 
 from spacy.util import registry
 
@@ -78,7 +78,8 @@ def init_head_from_linear_probe(nlp, docs_path: Path, component: str, l2: float,
     return float(((features @ W.T + bias).argmax(1) == classes).mean())
 
 
-TRAINING_PRECISIONS = ("fp32", "bf16", "auto")
+# The config validates `precision` against this (one clear line for any other value).
+TrainingPrecision = Literal["fp32", "bf16", "auto"]
 # The instructions that make bf16 fast on a CPU; without them torch emulates bf16, more
 # slowly than fp32. (The teacher's bf16 labelling runtime reads the same set.)
 BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
@@ -124,8 +125,8 @@ def hf_models(nlp, component: str) -> list:
 def choose_training_precision(models: list, precision: str) -> Tuple[str, str]:
     """(precision, why) for training `models`: `auto` is bf16 on a CPU with bf16
     instructions, fp32 elsewhere; `bf16` is used as asked."""
-    if precision not in TRAINING_PRECISIONS:
-        raise ValueError(f"init_teacher: precision {precision!r}: choose one of {', '.join(TRAINING_PRECISIONS)}")
+    if precision not in get_args(TrainingPrecision):
+        raise ValueError(f"init_teacher: precision {precision!r}: choose one of {', '.join(get_args(TrainingPrecision))}")
     if precision == "fp32":
         return "fp32", "asked for"
     if any(p.is_cuda for model in models for p in model.parameters()):
@@ -162,7 +163,7 @@ def bf16_autocast(models: list) -> None:
 def create_init_teacher(transformer: str = "transformer", textcat: str = "textcat",
                         freeze_embeddings: bool = True, probe_docs: Optional[Path] = None,
                         probe_l2: float = 1.0, probe_max_docs: int = 2000,
-                        precision: Literal["fp32", "bf16", "auto"] = "fp32"):
+                        precision: TrainingPrecision = "auto"):
     """An `after_init` callback for the teacher: freeze the word embeddings, train in
     `precision` (fp32, bf16 or auto), and start the textcat head from a linear probe on
     `probe_docs` (the training corpus; null skips it)."""
