@@ -9,9 +9,14 @@ from conftest import ROOT, run_script
 
 
 def metrics_for(n_test, accuracies, diff_ci, gap=None):
-    models = {name: {"accuracy": acc, "accuracy_ci": [acc - 0.02, acc + 0.02], "docs_per_sec": speed}
-              for (name, acc), speed in zip(accuracies.items(), (3000.0, 30.0, 2900.0))}
-    return {"n_train": 500, "n_test": n_test, "models": models,
+    # pre-tokenized docs/s, then end to end (raw text); the teacher's bf16 runtime labels 1.5x as fast
+    models = {name: {"accuracy": acc, "accuracy_ci": [acc - 0.02, acc + 0.02], "docs_per_sec": speed,
+                     "raw_docs_per_sec": raw}
+              for (name, acc), speed, raw in zip(accuracies.items(), (3000.0, 30.0, 2900.0), (2500.0, 20.0, 2400.0))}
+    return {"n_train": 500, "n_test": n_test, "n_synthetic": 20000, "models": models,
+            "transfer_set": {"rounds": 18.36, "saturated": False}, "labelling": {"runtime": "bf16"},
+            "student_speedup": {"vs_teacher_fp32": 2400.0 / 20.0, "vs_teacher_fastest": 2400.0 / 30.0,
+                                "teacher_runtime": "bf16"},
             "comparisons": {"student_vs_baseline": {"difference": accuracies["student"] - accuracies["baseline"],
                                                     "ci": diff_ci, "excludes_zero": diff_ci[0] > 0,
                                                     "mcnemar_p": [0.01]}},
@@ -99,7 +104,7 @@ def test_an_interval_too_wide_to_conclude_anything_is_said_plainly():
 
 
 def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
-    from scripts.evaluation.measure import language_row
+    from scripts.experiments.languages import summary_row
     from scripts.experiments.render import summary_markdown
 
     nl = metrics_for(978, {"baseline": 0.90, "teacher": 0.93, "student": 0.92}, [0.003, 0.04], gap=0.7)
@@ -110,26 +115,27 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
              "gap_closed": 0.8, "gap_closed_ci": [0.4, 1.2], "error_reduction": 0.26,
              "error_reduction_ci": [0.1, 0.4], "why_null": None}
     de = metrics_for(38, {"baseline": 0.5, "teacher": 0.5, "student": 0.5}, [-0.16, 0.1])
-    rows = [language_row("nl", nl, seeds, {"point": 600.0, "seeds": 300.0}, []),
-            language_row("de", de, None, {"point": 120.0}, [])]
+    rows = [summary_row("nl", nl, seeds, {"point": 600.0, "seeds": 300.0}, []),
+            summary_row("de", de, None, {"point": 120.0}, [])]
     assert rows[0]["accuracy"]["student"] == 0.925 and rows[0]["accuracy"]["teacher"] == 0.93
     assert rows[0]["n_seeds"] == 3 and rows[1]["n_seeds"] == 1
     text = summary_markdown(rows)
     assert "| nl | 500 | 978 | 3 | 89.9 [88.0, 92.0] | 93.0 [91.0, 95.0] | 92.5 [91.0, 94.0] | +2.6 [+1.0, +4.0] |" \
         in text
-    assert "| 15.0 min |" in text and "97x" in text  # wall time over steps; student docs/s over the teacher's
-    assert "| average (2 languages) | | | | 70.0 | 71.5 | 71.2 | +1.3 | 26.0 | 80.0 |" in text
-    assert "| original experiment (6 languages) | | | | | | | +7.3 | 39 | 87 |" in text
+    # the transfer set, then end-to-end speeds: against the fp32 teacher and its fastest gated runtime
+    assert "| 20,000 (18.36), bf16 | 2,400 | 20.0 / 30.0 (bf16) | 120x / 80x | 15.0 min |" in text
+    assert "| average (2 languages) | | | | 70.0 | 71.5 | 71.2 | +1.3 | 26.0 | 80.0 | 20,000 |" in text
+    assert "| original experiment (6 languages) | | | | | | | +7.3 | 39 | 87 | 60,000 |" in text
     assert "**de: student - baseline with 38 test reviews the paired 95% interval is 26.0 points wide" in text
     assert "de: no gap closed or error reduction: the teacher does not beat the baseline" in text
     assert json.loads(json.dumps(rows)) == rows  # languages.json holds the same rows
 
 
 def test_a_pooled_teacher_marks_the_languages_it_saw_no_labels_of():
-    from scripts.evaluation.measure import language_row
+    from scripts.experiments.languages import summary_row
     from scripts.experiments.render import summary_markdown
 
-    rows = [language_row(lang, metrics_for(500, {"baseline": 0.8, "teacher": 0.9, "student": 0.85}, [0.01, 0.09],
+    rows = [summary_row(lang, metrics_for(500, {"baseline": 0.8, "teacher": 0.9, "student": 0.85}, [0.01, 0.09],
                                            gap=0.5), None, {"point": 60.0}, reused)
             for lang, reused in (("nl", ["seeds"]), ("es", []))]
     teacher = {"langs": ["nl"], "n_train": 500, "steps": 150, "wall_seconds": {"teacher": 600.0}, "reused": []}

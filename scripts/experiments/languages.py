@@ -56,7 +56,23 @@ def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict
     record_path.write_text(json.dumps(record, indent=2))
     metrics = json.loads((project / "training" / run / "metrics.json").read_text())
     seeds = json.loads((project / "training" / run / "seeds.json").read_text()) if n_seeds >= 2 else None
-    return language_row(lang, metrics, seeds, record["wall_seconds"], record["reused"])
+    return summary_row(lang, metrics, seeds, record["wall_seconds"], record["reused"])
+
+
+def summary_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, reused: List[str]) -> Dict:
+    """One language's accuracies (language_row), plus its transfer set (size, rounds per
+    review, the teacher runtime that labelled it) and end-to-end speeds: raw text through
+    nlp.pipe, the student against the fp32 teacher and the fastest gated runtime."""
+    row = language_row(lang, metrics, seeds, wall, reused)
+    transfer, labelling = metrics.get("transfer_set") or {}, metrics.get("labelling") or {}
+    models, speedup = metrics["models"], metrics["student_speedup"]
+    row["transfer"] = {"n_synthetic": metrics["n_synthetic"], "rounds": transfer.get("rounds"),
+                       "saturated": bool(transfer.get("saturated")), "labelled_by": labelling.get("runtime")}
+    row["end_to_end"] = {"student": models["student"]["raw_docs_per_sec"],
+                         "teacher_fp32": models["teacher"]["raw_docs_per_sec"],
+                         "teacher_fastest": models["student"]["raw_docs_per_sec"] / speedup["vs_teacher_fastest"],
+                         "teacher_runtime": speedup["teacher_runtime"]}
+    return row
 
 
 def main(
