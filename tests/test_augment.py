@@ -126,6 +126,26 @@ def test_a_target_beyond_what_the_reviews_allow_stops_and_says_so():
     assert record["saturated"] and 0 < len(examples) <= len(distinct_words)
 
 
+def test_a_word_budget_gives_long_reviews_fewer_examples_in_the_same_words():
+    settings = AugmentSettings(p_sentence=0.3)
+    long_reviews = [review(" ".join([r.text] * 4), r.tags * 4, r.sentences) for r in REVIEWS]
+    short, short_record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=60, max_words=200)
+    long, long_record = augment_all(long_reviews, settings, MASK, seed=0, target_size=60, max_words=200)
+    for examples, record in ((short, short_record), (long, long_record)):
+        words = [len(text.split()) for text, _, _ in examples]
+        assert record["n_words"] == sum(words) and record["word_capped"]
+        # the budget stops the set at the first example that reaches it
+        assert sum(words) >= 200 > sum(words[:-1])
+    assert len(long) < len(short) < 60
+
+
+def test_a_word_budget_the_target_size_never_reaches_changes_nothing():
+    settings = AugmentSettings(p_sentence=0.3)
+    plain, _ = augment_all(REVIEWS, settings, MASK, seed=0, target_size=20)
+    capped, record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=20, max_words=100_000)
+    assert capped == plain and not record["word_capped"] and record["max_words"] == 100_000
+
+
 def test_fixed_texts_count_toward_the_target_and_are_not_emitted_again():
     fixed = [REVIEWS[2].text]
     settings = AugmentSettings(p_mask=0.1, p_pos=0.1, p_ng=0.25, p_sentence=0.3)

@@ -198,6 +198,13 @@ def test_negative_synthetic_size(tmp_path, tiny_corpus):
     assert_one_clear_line(result, "target-size must be 0 (use --n-iter) or more, got -5")
 
 
+def test_negative_word_budget(tmp_path, tiny_corpus):
+    result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
+                        "--target-size", 50, "--words-per-example", -1)
+    assert_one_clear_line(result, "words-per-example must be 0 (no word limit) or more, got -1; "
+                                  "fix the var synthetic_words_per_example")
+
+
 def test_a_lexicon_share_without_a_lexicon(tmp_path, tiny_corpus):
     result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
                         "--p-lexicon", 0.5, "--lexicon-words", 0)

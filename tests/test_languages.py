@@ -115,6 +115,9 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
              "gap_closed": 0.8, "gap_closed_ci": [0.4, 1.2], "error_reduction": 0.26,
              "error_reduction_ci": [0.1, 0.4], "why_null": None}
     de = metrics_for(38, {"baseline": 0.5, "teacher": 0.5, "student": 0.5}, [-0.16, 0.1])
+    # de's long reviews: the word budget ended its set before synthetic_size
+    de["n_synthetic"], de["transfer_set"] = 6400, {"rounds": 168.4, "saturated": False, "word_capped": True,
+                                                    "n_words": 1000150}
     rows = [summary_row("nl", nl, seeds, {"point": 600.0, "seeds": 300.0}, []),
             summary_row("de", de, None, {"point": 120.0}, [])]
     assert rows[0]["accuracy"]["student"] == 0.925 and rows[0]["accuracy"]["teacher"] == 0.93
@@ -124,7 +127,8 @@ def test_summary_uses_the_seeds_when_they_ran_and_flags_small_languages():
         in text
     # the transfer set, then end-to-end speeds: against the fp32 teacher and its fastest gated runtime
     assert "| 20,000 (18.36), bf16 | 2,400 | 20.0 / 30.0 (bf16) | 120x / 80x | 15.0 min |" in text
-    assert "| average (2 languages) | | | | 70.0 | 71.5 | 71.2 | +1.3 | 26.0 | 80.0 | 20,000 |" in text
+    assert "| 6,400 (168.4), word budget, bf16 |" in text
+    assert "| average (2 languages) | | | | 70.0 | 71.5 | 71.2 | +1.3 | 26.0 | 80.0 | 13,200 |" in text
     assert "| original experiment (6 languages) | | | | | | | +7.3 | 39 | 87 | 60,000 |" in text
     assert "**de: student - baseline with 38 test reviews the paired 95% interval is 26.0 points wide" in text
     assert "de: no gap closed or error reduction: the teacher does not beat the baseline" in text

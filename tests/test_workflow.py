@@ -9,6 +9,7 @@ import sys
 import venv
 
 import pytest
+import yaml
 
 from conftest import ROOT
 from fixtures import fixture_reviews
@@ -89,6 +90,11 @@ def test_metrics_follow_the_schema(project_run):
     assert metrics["labelling"]["runtime"] == choice["chosen"] == metrics["student_speedup"]["teacher_runtime"]
     assert "synthetic" in choice["runtimes"]["int8"] and "dev_accuracy_drop" in choice["runtimes"]["int8"]
     assert metrics["transfer_set"]["n_examples"] == metrics["n_synthetic"] == 200
+    # the word budget reached the augmenter; 200 short examples stay far below it
+    per_example = yaml.safe_load((ROOT / "project.yml").read_text())["vars"]["synthetic_words_per_example"]
+    budget = 200 * per_example
+    transfer = metrics["transfer_set"]
+    assert transfer["max_words"] == budget and 0 < transfer["n_words"] < budget and not transfer["word_capped"]
     assert metrics["student_speedup"]["vs_teacher_fastest"] <= metrics["student_speedup"]["vs_teacher_fp32"] + 1e-9
     shop = metrics["extra_tests"]["other_shop"]  # the extra test set: every model, its own intervals
     assert shop["n"] == 12 and set(shop["models"]) == {"baseline", "teacher", "student"}

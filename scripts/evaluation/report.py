@@ -49,6 +49,9 @@ def model_table(metrics: Dict) -> str:
     if labelling or transfer:
         lines += ["", "Transfer set: " + (f"{transfer['n_examples']} examples ({transfer['n_unlabelled']} unlabelled "
                                           f"texts) from {transfer['n_reviews']} reviews in {transfer['rounds']} rounds"
+                                          + (f", {transfer['n_words']:,} words" if transfer.get("n_words") else "")
+                                          + (" (the word budget, var synthetic_words_per_example, ended it)"
+                                             if transfer.get("word_capped") else "")
                                           if transfer else "")
                   + (f"; labelled by the {labelling['runtime']} teacher in {labelling['workers']} process(es)."
                      if labelling else ".")]

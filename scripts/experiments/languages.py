@@ -67,7 +67,8 @@ def summary_row(lang: str, metrics: Dict, seeds: Optional[Dict], wall: Dict, reu
     transfer, labelling = metrics.get("transfer_set") or {}, metrics.get("labelling") or {}
     models = metrics["models"]
     row["transfer"] = {"n_synthetic": metrics["n_synthetic"], "rounds": transfer.get("rounds"),
-                       "saturated": bool(transfer.get("saturated")), "labelled_by": labelling.get("runtime")}
+                       "saturated": bool(transfer.get("saturated")), "word_capped": bool(transfer.get("word_capped")),
+                       "n_words": transfer.get("n_words"), "labelled_by": labelling.get("runtime")}
     # evaluate's speed-ups as it computed them (vs_teacher_fp32, vs_teacher_fastest, teacher_runtime)
     row["end_to_end"] = {"student": models["student"]["raw_docs_per_sec"],
                          "teacher_fp32": models["teacher"]["raw_docs_per_sec"], **metrics["student_speedup"]}

@@ -9,7 +9,9 @@ Also, with probability p_sentence, one whole sentence of the review is emitted (
 original experiment's fourth method). Rounds over the reviews repeat until the
 transfer set has the target size (so the rounds per review follow from the target and
 the data size); duplicates, copies of an original and empty texts are dropped.
-Setting a probability to 0 switches that method off.
+Setting a probability to 0 switches that method off. A word budget may stop the rounds
+before the target size: the teacher's labelling time grows with the words it reads, so
+the same budget gives languages with long reviews fewer examples in about the same time.
 
 Unlabelled in-domain texts, when given, go into the set as they are (the teacher labels
 them) and are augmented like the training reviews. The run's sizes and rounds are
@@ -137,9 +139,14 @@ def augment_review(review: TaggedReview, settings: AugmentSettings, unigrams: Po
     return out
 
 
+def count_words(text: str) -> int:
+    """Words as the word budget counts them: whitespace-separated, so any language and no tokenizer."""
+    return len(text.split())
+
+
 def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_token: str, seed: int,
                 target_size: Optional[int] = None, progress: bool = False, fixed: Sequence[str] = (),
-                lexicon: Optional[Dict[str, List[str]]] = None):
+                lexicon: Optional[Dict[str, List[str]]] = None, max_words: Optional[int] = None):
     """Deduplicated synthetic examples as (text, methods, review index), and a record of the run.
 
     Rounds go over every review in turn. With a target size the rounds go on until that
@@ -147,7 +154,9 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
     review follows from the target and the data size; they stop early, and say so, when
     SATURATION_ROUNDS rounds in a row add nothing new. Without one, `settings.n_iter` rounds are made.
     `fixed` texts (e.g. unlabelled reviews, already in the set) count toward the target
-    and are never emitted again. `lexicon` maps a tag to extra words for the POS swap."""
+    and are never emitted again. `lexicon` maps a tag to extra words for the POS swap.
+    `max_words`, with a target size, also stops the rounds once the set (fixed texts
+    included) holds that many words; the record says which limit ended the run."""
     settings.check()
     rng = random.Random(seed)
     unigrams = PosUnigrams(reviews, lexicon, settings.p_lexicon)
@@ -155,6 +164,11 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
     seen: Set[str] = set(fixed)
     examples, dropped = [], Counter()
     goal = None if target_size is None else max(0, target_size - len(seen))
+    n_words = sum(count_words(text) for text in fixed)
+    word_goal = None if goal is None or not max_words else max_words
+
+    def full() -> bool:
+        return len(examples) >= goal or (word_goal is not None and n_words >= word_goal)
     max_rounds = settings.n_iter if goal is None else MAX_ROUNDS
     rounds = 0.0
     bar = tqdm(total=goal if goal is not None else max_rounds * len(reviews), desc="augment", unit="ex",
@@ -163,7 +177,7 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
     for round_index in range(max_rounds):
         before = len(examples)
         for index, review in enumerate(reviews):
-            if goal is not None and len(examples) >= goal:
+            if goal is not None and full():
                 break
             for text, methods in augment_review(review, settings, unigrams, mask_token, rng):
                 if not text.strip():
@@ -172,24 +186,26 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
                     dropped["copy_of_original"] += 1
                 elif text in seen:
                     dropped["duplicate"] += 1
-                elif goal is None or len(examples) < goal:
+                elif goal is None or not full():
                     seen.add(text)
                     examples.append((text, methods, index))
+                    n_words += count_words(text)
                     if goal is not None:
                         bar.update(1)
             if goal is None:
                 bar.update(1)
             rounds = round_index + (index + 1) / max(1, len(reviews))
-        if goal is not None and len(examples) >= goal:
+        if goal is not None and full():
             break
         idle_rounds = idle_rounds + 1 if len(examples) == before else 0
         if idle_rounds >= SATURATION_ROUNDS:
             saturated = True
             break
     bar.close()
-    record = {"rounds": round(rounds, 2), "target_size": target_size, "n_examples": len(examples) + len(fixed),
-              "n_augmented": len(examples), "n_fixed": len(fixed), "saturated": saturated,
-              "dropped": dict(dropped)}
+    word_capped = word_goal is not None and n_words >= word_goal and len(examples) < goal
+    record = {"rounds": round(rounds, 2), "target_size": target_size, "max_words": max_words or None,
+              "n_examples": len(examples) + len(fixed), "n_augmented": len(examples), "n_fixed": len(fixed),
+              "n_words": n_words, "word_capped": word_capped, "saturated": saturated, "dropped": dict(dropped)}
     return examples, record
 
 
@@ -260,6 +276,9 @@ def main(
     p_lexicon: float = typer.Option(0.0, help="Share of POS swaps drawn from that list"),
     target_size: int = typer.Option(0, help="Examples to make (the unlabelled texts count toward it); the "
                                     "rounds per review follow from it. 0: --n-iter rounds"),
+    words_per_example: float = typer.Option(0, help="With --target-size: stop once the set holds target-size "
+                                            "x this many words (whitespace-separated), so long reviews give fewer "
+                                            "examples; 0: no word limit"),
     n_iter: int = typer.Option(20, help="Rounds per review when --target-size is 0"),
     unlabelled: Path = typer.Option(None, help="Unlabelled in-domain texts (.spacy): kept as they are for the "
                                     "teacher to label, and augmented like the training reviews"),
@@ -272,6 +291,10 @@ def main(
                          "to the number of words to draw from (e.g. 40000), or p_lexicon to 0")
     if target_size < 0:
         raise InputError(f"target-size must be 0 (use --n-iter) or more, got {target_size}; fix the var synthetic_size")
+    if words_per_example < 0:
+        raise InputError(f"words-per-example must be 0 (no word limit) or more, got {words_per_example:g}; "
+                         "fix the var synthetic_words_per_example")
+    max_words = round(target_size * words_per_example)
     require(train_path, "the training reviews", "corpus")
     require(tagger_path, "the POS tagger", "tagger")
     mask_token = teacher_mask_token(teacher_path)
@@ -293,7 +316,7 @@ def main(
         words = frequent_words(tagger.lang, lexicon_words, var="lexicon_words")
         lexicon = tag_lexicon(tagger, words, open_tags(reviews))
     examples, record = augment_all(reviews, settings, mask_token, seed, target_size or None, progress=True,
-                                   fixed=extra, lexicon=lexicon)
+                                   fixed=extra, lexicon=lexicon, max_words=max_words or None)
     nlp = spacy.blank(tagger.lang)
     db = DocBin(store_user_data=True)
     rows = [(text, ("unlabelled",), len(train_docs) + i) for i, text in enumerate(extra)] + examples
@@ -313,6 +336,10 @@ def main(
     msg.good(f"{len(rows)} examples: {len(examples)} synthetic from {len(train_docs)} reviews"
              + (f" and {len(extra)} unlabelled texts, plus those {len(extra)} texts as they are" if extra else "")
              + f"; {record['rounds']} rounds per review (mask token {mask_token!r})")
+    if record["word_capped"]:
+        msg.info(f"The word budget ended the set at {len(rows)} of the {target_size} examples asked for: "
+                 f"{record['n_words']:,} words, {target_size} x {words_per_example:g} (the var "
+                 "synthetic_words_per_example; 0 lifts the limit)")
     if record["saturated"]:
         msg.warn(f"Only {len(rows)} of the {target_size} examples asked for: {SATURATION_ROUNDS} rounds in a row "
                  "added nothing new (too few or too short training reviews for that size)")
