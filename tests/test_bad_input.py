@@ -178,7 +178,8 @@ def test_config_without_a_fixed_epoch_count(tmp_path, tiny_corpus):
     assert_one_clear_line(result, "max_epochs must be at least 1")
 
 
-@pytest.mark.parametrize("option,value", [("--latency-docs", 0), ("--rounds", 0), ("--speed-docs", 0)])
+@pytest.mark.parametrize("option,value", [("--latency-docs", 0), ("--rounds", 0), ("--teacher-rounds", 0),
+                                          ("--speed-docs", 0)])
 def test_evaluate_refuses_zero_speed_settings(tmp_path, option, value):
     result = run_script("evaluate.py", tmp_path / "test.spacy", tmp_path / "metrics.json", "--baseline", tmp_path,
                         "--teacher", tmp_path, "--student", tmp_path, option, value)

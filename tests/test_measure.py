@@ -1,4 +1,4 @@
-"""measure.py against known numbers: McNemar, interval coverage, the ratios, calibration."""
+"""measure.py against known numbers: McNemar, interval coverage, the ratios, calibration; and evaluate's speed rounds."""
 import json
 
 import numpy
@@ -212,3 +212,19 @@ def test_runs_on_different_test_sets_are_not_compared(tmp_path):
     write_seeds_run(tmp_path, "b", [[1, 1, 1]] * 2, test_sha="two")
     assert_one_clear_line(run_script("compare_runs.py", "a", "b", cwd=tmp_path), "different test sets")
     assert_one_clear_line(run_script("compare_runs.py", "a", "missing", cwd=tmp_path), "missing")
+
+
+def test_the_teacher_gets_its_own_number_of_speed_rounds():
+    import random
+
+    import spacy
+
+    from scripts.evaluation.evaluate import speed_rounds
+
+    models = {"student": spacy.blank("nl"), "teacher": spacy.blank("nl"), "teacher_bf16": spacy.blank("nl")}
+    texts = ["goed product", "slecht", "werkt prima, snel geleverd"] * 4
+    speed, tokenizer = speed_rounds(models, texts, rounds=3, min_seconds=0.0, batch_size=4, rng=random.Random(0),
+                                    tokenizer_of=models["student"], rounds_of={"teacher": 1, "teacher_bf16": 1})
+    assert [len(speed[n]["raw"]) for n in models] == [3, 1, 1]
+    assert [len(speed[n]["pretokenized"]) for n in models] == [3, 1, 1]
+    assert len(tokenizer) == 3 and all(r["docs_per_sec"] > 0 for r in speed["teacher"]["raw"])

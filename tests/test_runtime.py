@@ -118,9 +118,57 @@ def test_auto_takes_the_fastest_runtime_that_passes(tiny_teacher, tiny_corpus, s
     # a gate every runtime passes: the choice is then the fastest one measured
     choice = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "runtime.json", "auto",
                     min_agreement=0.0, max_dev_drop=1.0)
-    measured = {name: r["docs_per_sec"] for name, r in choice["runtimes"].items() if r["passed"]}
+    measured = {name: r["docs_per_sec"] for name, r in choice["runtimes"].items() if "docs_per_sec" in r}
     assert set(measured) == {"fp32", "int8"}  # bf16: no bf16 instructions on this (pretended) CPU
     assert choice["chosen"] == max(measured, key=measured.get)
+    assert choice["runtimes"][choice["chosen"]]["passed"]
+
+
+def fake_speeds(monkeypatch, speeds):
+    """The gate as it runs, but each runtime timed at a set docs/s, so its order is known."""
+    from scripts.teacher import choose_runtime, teacher_runtime
+
+    real_load, real_timed = choose_runtime.load_teacher, choose_runtime.timed_probs
+    monkeypatch.setattr(teacher_runtime, "cpu_flags", lambda: {"avx2", "avx512_vnni", "avx512_bf16"})
+
+    def load(path, name, scales=None):
+        nlp = real_load(path, name, scales)
+        nlp.meta["gate_runtime"] = name
+        return nlp
+
+    def timed(nlp, texts, batch_size):
+        labels, probs, _ = real_timed(nlp, texts, batch_size)
+        return labels, probs, speeds[nlp.meta["gate_runtime"]]
+
+    monkeypatch.setattr(choose_runtime, "load_teacher", load)
+    monkeypatch.setattr(choose_runtime, "timed_probs", timed)
+
+
+def test_auto_gates_on_dev_only_the_fastest_runtime_that_can_win(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path,
+                                                                 monkeypatch):
+    fake_speeds(monkeypatch, {"fp32": 10.0, "bf16": 30.0, "int8": 50.0})
+    choice = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "a.json", "auto",
+                    min_agreement=0.0, max_dev_drop=1.0)
+    assert choice["chosen"] == "int8" and "dev" in choice["runtimes"]["int8"]
+    bf16 = choice["runtimes"]["bf16"]  # slower than the winner: its dev pass would change nothing
+    assert "dev" not in bf16 and "synthetic" in bf16 and bf16["passed"] is False
+    assert bf16["why"] == ["not gated on dev: int8, faster, passed"]
+    # the fastest fails on the sample: the next one goes on to dev and wins
+    fake_speeds(monkeypatch, {"fp32": 10.0, "bf16": 30.0, "int8": 50.0})
+    strict = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "b.json", "auto",
+                    min_agreement=1.01, max_dev_drop=1.0)
+    assert strict["chosen"] == "fp32"
+    for name in ("int8", "bf16"):
+        entry = strict["runtimes"][name]
+        assert "dev" not in entry and "agreement with fp32 on synthetic" in entry["why"][0]
+        assert entry["why"][-1] == "not gated on dev"
+    # no faster than fp32: nothing is gated on dev and fp32 labels
+    fake_speeds(monkeypatch, {"fp32": 60.0, "bf16": 30.0, "int8": 50.0})
+    slow = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "c.json", "auto",
+                  min_agreement=0.0, max_dev_drop=1.0)
+    assert slow["chosen"] == "fp32" and slow["runtimes"]["fp32"]["dev_accuracy"] >= 0
+    assert all("dev" not in slow["runtimes"][r] and "no faster than fp32" in slow["runtimes"][r]["why"][0]
+               for r in ("int8", "bf16"))
 
 
 def test_auto_on_a_cpu_without_fast_runtimes_runs_no_gate(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path,

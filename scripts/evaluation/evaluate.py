@@ -90,20 +90,22 @@ def tokenizer_speed(nlp, texts: List[str], min_seconds: float) -> float:
 
 
 def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float, batch_size: int,
-                 rng: random.Random, tokenizer_of) -> Tuple[Dict[str, Dict[str, List[Dict[str, float]]]], List[float]]:
-    """Every model timed in `rounds` rounds, pre-tokenized (batch_speed) and from raw text
-    (raw_text_speed), in a new random order each round, so a noisy machine slows all of
-    them alike: ({name: {"pretokenized": [round, ...], "raw": [round, ...]}}, and the
-    docs/s of `tokenizer_of`'s tokenizer alone, timed in each round beside them: the
-    ceiling every pipeline pays)."""
+                 rng: random.Random, tokenizer_of, rounds_of: Optional[Dict[str, int]] = None
+                 ) -> Tuple[Dict[str, Dict[str, List[Dict[str, float]]]], List[float]]:
+    """Every model timed in `rounds` rounds (`rounds_of[name]` where given), pre-tokenized
+    (batch_speed) and from raw text (raw_text_speed), in a new random order each round, so
+    a noisy machine slows all of them alike: ({name: {"pretokenized": [round, ...], "raw":
+    [round, ...]}}, and the docs/s of `tokenizer_of`'s tokenizer alone, timed in each round
+    beside them: the ceiling every pipeline pays)."""
+    rounds_of = {name: (rounds_of or {}).get(name, rounds) for name in models}
     out = {name: {"pretokenized": [], "raw": []} for name in models}
     tokenizer = []
     order = list(models)
     for nlp in models.values():  # warm-up: first calls allocate and fill caches
         list(nlp.pipe(texts[:batch_size]))
-    for r in range(rounds):
+    for r in range(max(rounds_of.values())):
         rng.shuffle(order)
-        for name in order:
+        for name in (n for n in order if r < rounds_of[n]):
             out[name]["pretokenized"].append(batch_speed(models[name], texts, batch_size, min_seconds))
             out[name]["raw"].append(raw_text_speed(models[name], texts, batch_size, min_seconds))
         tokenizer.append(tokenizer_speed(tokenizer_of, texts, min_seconds))
@@ -172,6 +174,8 @@ def main(
     lang: str = typer.Option("nl"),
     speed_docs: int = typer.Option(300, help="Test docs used for the speed rounds"),
     rounds: int = typer.Option(3, help="Interleaved speed rounds; the median is reported"),
+    teacher_rounds: int = typer.Option(1, help="Speed rounds of the teacher (each runtime): one pass over "
+                                       "the speed docs already takes it half a minute or more"),
     min_round_seconds: float = typer.Option(1.0, help="Each speed round repeats the docs at least this long"),
     latency_docs: int = typer.Option(100, help="Docs timed one at a time for latency"),
     batch_size: int = typer.Option(64),
@@ -183,8 +187,8 @@ def main(
 ):
     import torch
 
-    for name, value in (("speed-docs", speed_docs), ("rounds", rounds), ("latency-docs", latency_docs),
-                        ("batch-size", batch_size)):
+    for name, value in (("speed-docs", speed_docs), ("rounds", rounds), ("teacher-rounds", teacher_rounds),
+                        ("latency-docs", latency_docs), ("batch-size", batch_size)):
         if value < 1:
             raise InputError(f"evaluate: {name} must be at least 1, got {value}; fix the var or option")
     paths = {"baseline": baseline, "teacher": teacher, "student": student}
@@ -236,7 +240,8 @@ def main(
     rng = random.Random(seed)
     texts = [d.text for d in gold[:speed_docs]]
     speed, tokenizer_rounds = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng,
-                                           tokenizer_of=models["student"])
+                                           tokenizer_of=models["student"],
+                                           rounds_of={n: teacher_rounds for n in timed if n.startswith("teacher")})
     latencies = {name: [] for name in MODEL_NAMES}
     order = list(MODEL_NAMES)
     for text in [d.text for d in gold[:latency_docs]]:
@@ -278,7 +283,8 @@ def main(
                                     ".augment.json"),
         "intervals": f"{int(CONFIDENCE * 100)}% bootstrap over test docs, {len(indices)} resamples, "
                      "paired for differences; McNemar exact p",
-        "speed": {"docs": len(texts), "rounds": rounds, "min_round_seconds": min_round_seconds,
+        "speed": {"docs": len(texts), "rounds": rounds, "teacher_rounds": teacher_rounds,
+                  "min_round_seconds": min_round_seconds,
                   "batch_size": batch_size, "latency_docs": min(latency_docs, len(gold)),
                   "torch_threads": torch.get_num_threads(),
                   "method": "docs_per_sec: spacy.cli.benchmark_speed.annotate on pre-tokenized docs; "
