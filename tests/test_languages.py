@@ -78,6 +78,34 @@ def test_languages_run_side_by_side_with_the_cores_shared_out_and_results_in_ord
     assert thread_env(2, cores=8)["OMP_NUM_THREADS"] == "4" and thread_env(1, cores=2) is None
 
 
+def test_languages_start_longest_first_after_the_projects_own(tmp_path):
+    import spacy
+    from spacy.tokens import DocBin
+
+    from scripts.experiments.language_plan import DEV_TEST_READS, run_order, teacher_words
+
+    nlp = spacy.blank("xx")
+
+    def corpus(name, n, words):
+        folder = tmp_path / name
+        folder.mkdir()
+        for split in ("train", "dev", "test"):
+            DocBin(docs=[nlp(" ".join(["woord"] * words)) for _ in range(n)]).to_disk(folder / f"{split}.spacy")
+        return folder
+
+    # 10 reviews of 200 words: the word budget (50 per example) caps the transfer set
+    long_reviews = teacher_words(corpus("de", 10, 200), synthetic_size=1000, words_per_example=50)
+    assert long_reviews == 1000 * 50 + DEV_TEST_READS * 2 * 10 * 200
+    short_reviews = teacher_words(corpus("en", 100, 20), synthetic_size=1000, words_per_example=50)
+    assert short_reviews == 1000 * 20 + DEV_TEST_READS * 2 * 100 * 20
+    assert teacher_words(tmp_path / "de", 1000, 0) == 1000 * 200 + DEV_TEST_READS * 2 * 10 * 200  # 0: no budget
+    assert teacher_words(tmp_path / "missing", 1000, 50) is None
+    estimates = {"fr": long_reviews + 1, "en": short_reviews, "de": long_reviews, "es": None}
+    assert run_order(["nl", "fr", "en", "es", "de"], "nl", estimates) == ["nl", "fr", "de", "en", "es"]
+    # no estimates (no corpus made yet): the listed order, the project's own language first
+    assert run_order(["fr", "nl", "en"], "nl", {}) == ["nl", "fr", "en"]
+
+
 def test_a_failed_language_lets_the_others_finish_and_names_each_failure():
     from scripts.experiments.points import side_by_side
 

@@ -27,6 +27,7 @@ def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(language
     rows = languages["rows"]
     assert [r["lang"] for r in rows] == ["nl", "de"] and rows[0]["n_seeds"] == rows[1]["n_seeds"] == 2
     assert languages["run"]["jobs"] == 2 and languages["run"]["threads"] >= 1
+    assert languages["run"]["order"] == ["nl", "de"]  # the project's own language starts first
     de_log = project / "training/languages/de/training/de/languages.log"  # side by side: steps log to a file
     assert "train-teacher" in de_log.read_text() and "train-seeds" in de_log.read_text()
     assert rows[1]["reused"] == [] and {"point", "seeds"} <= set(rows[1]["wall_seconds"])

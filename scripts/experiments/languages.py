@@ -35,7 +35,7 @@ from scripts.evaluation.measure import language_row
 from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_recipe, run_in, run_part,
                                        side_by_side, thread_env, usable_cores, workflow_steps)
 from scripts.experiments.language_plan import (OWN, POOLED, language_default, link_teacher, parse_teacher_langs,
-                                              plan_languages, pooled_teacher)
+                                              plan_languages, pooled_teacher, run_order, teacher_words)
 from scripts.experiments.render import compare_teachers, languages_plot, summary_markdown
 
 
@@ -113,11 +113,17 @@ def main(
                 "extra_tests": str((root / extra).resolve()) if extra else "",
                 "tagger": passed.get("tagger", "train") if name == lang else "train"}
 
-    # The project's own language first: with its seed routes it is the longest run.
-    order = sorted(plan, key=lambda name: name != lang)
     env, parallel = thread_env(jobs, usable_cores()), jobs > 1 and len(plan) > 1
 
-    def run_all_languages(project_of: Dict[str, Path], steps: List[str]) -> List[Dict]:
+    def language_order(project_of: Dict[str, Path]) -> List[str]:
+        size, budget = int(passed.get("synthetic_size", 0)), int(passed.get("synthetic_words_per_example", 0))
+        order = run_order(list(plan), lang, {name: teacher_words(project_of[name] / "corpus" / name, size, budget)
+                                             for name in plan if name != lang})
+        if parallel:
+            msg.info(f"Languages in this order ({lang} first, then the longest): {', '.join(order)}")
+        return order
+
+    def run_all_languages(project_of: Dict[str, Path], order: List[str], steps: List[str]) -> List[Dict]:
         tasks = []
         for name in order:
             if name == lang and project_of[name] == root:  # `all` and `seeds` may have done it
@@ -134,7 +140,8 @@ def main(
         mode = OWN
         projects = {name: root if name == lang else make_subproject(root / "training" / "languages" / name, root,
                                                                     SHARED_DATA) for name in plan}
-        rows = run_all_languages(projects, point)
+        order = language_order(projects)  # on a first run no corpus is made yet: the listed order
+        rows = run_all_languages(projects, order, point)
     else:
         mode, folder = POOLED, root / "training" / "languages-pooled"
         projects = {name: make_subproject(folder / name, root, SHARED_DATA) for name in plan}
@@ -144,10 +151,12 @@ def main(
                                  passed)
         for name in plan:
             link_teacher(projects[name], name, teacher["path"])
-        rows = run_all_languages(projects, [s for s in point if s != "train-teacher"])
+        order = language_order(projects)
+        rows = run_all_languages(projects, order, [s for s in point if s != "train-teacher"])
         teacher = {k: (str(v) if isinstance(v, Path) else v) for k, v in teacher.items()}
     result = {"mode": mode, "teacher": teacher, "rows": rows,
-              "run": {"jobs": jobs if parallel else 1, "threads": int(env["OMP_NUM_THREADS"]) if env else None,
+              "run": {"order": order, "jobs": jobs if parallel else 1,
+                      "threads": int(env["OMP_NUM_THREADS"]) if env else None,
                       "wall_seconds": round(time.time() - start, 1)}}
     (output_dir / f"languages-{mode}.json").write_text(json.dumps(result, indent=2))
     (output_dir / "languages.json").write_text(json.dumps(result, indent=2))
