@@ -56,11 +56,13 @@ def teacher_words(corpus: Path, synthetic_size: int, words_per_example: int) -> 
     from spacy.tokens import DocBin
     import spacy
 
+    from scripts.transfer.augment import count_words  # words as the word budget counts them
+
     splits = {s: corpus / f"{s}.spacy" for s in ("train", "dev", "test")}
     if not all(path.exists() for path in splits.values()):
         return None
     vocab = spacy.blank("xx").vocab
-    words = {s: [len(d.text.split()) for d in DocBin().from_disk(path).get_docs(vocab)] for s, path in splits.items()}
+    words = {s: [count_words(d.text) for d in DocBin().from_disk(path).get_docs(vocab)] for s, path in splits.items()}
     per_example = sum(words["train"]) / max(1, len(words["train"]))
     if words_per_example > 0:
         per_example = min(per_example, words_per_example)
