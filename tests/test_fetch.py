@@ -63,27 +63,28 @@ def test_the_fingerprint_follows_code_settings_and_inputs(tmp_path):
 def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypatch):
     from scripts.shared import fingerprint as fp
     from scripts.experiments.points import inputs_signature
+    from scripts.shared.cli_support import script_command
     import shutil
 
     code = tmp_path / "scripts"
     shutil.copytree(fp.CODE, code, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(fp, "CODE", code)
     loss = code / "student" / "distillation.py"
-    cmd = ["python", "-m", "scripts.shared.train", "configs/student.cfg", str(tmp_path / "seed0"), "--code", str(loss)]
-    before = inputs_signature(cmd, tmp_path / "seed0")
+    cmd = [*script_command("scripts.shared.train"), "configs/student.cfg", str(tmp_path / "seed0"), "--code", str(loss)]
+    before = inputs_signature(cmd)
     loss.write_text(loss.read_text() + "\n# an edited loss\n")
-    edited_loss = inputs_signature(cmd, tmp_path / "seed0")
+    edited_loss = inputs_signature(cmd)
     assert edited_loss != before
     trainer = code / "shared" / "train.py"  # the training script itself
     trainer.write_text(trainer.read_text() + "\n# an edited schedule\n")
-    edited_trainer = inputs_signature(cmd, tmp_path / "seed0")
+    edited_trainer = inputs_signature(cmd)
     assert edited_trainer != edited_loss
     # Code the student's training never imports leaves trained seeds alone: the evaluation,
     # the report, and the teacher's training callbacks.
     for unused in (code / "evaluation" / "evaluate.py", code / "evaluation" / "report.py",
                    code / "teacher" / "teacher_callbacks.py"):
         unused.write_text(unused.read_text() + "\n# an edit\n")
-    assert inputs_signature(cmd, tmp_path / "seed0") == edited_trainer
+    assert inputs_signature(cmd) == edited_trainer
     # Imports inside a function count (points.py registers the student only where it loads one).
     from scripts.shared.fingerprint import code_files
 

@@ -30,6 +30,13 @@ def test_languages_reuse_the_main_run_add_seeds_and_reuse_finished_work(language
     assert languages["run"]["order"] == ["nl", "de"]  # the project's own language starts first
     de_log = project / "training/languages/de/training/de/languages.log"  # side by side: steps log to a file
     assert "train-teacher" in de_log.read_text() and "train-seeds" in de_log.read_text()
+    # Seed 0 of student and baseline repeats the pass's training: copied from it, not retrained.
+    de_said, de_run = " ".join(de_log.read_text().split()), project / "training/languages/de/training/de"
+    for model in ("student", "baseline"):
+        assert f"{model}, seed 0: trained from the same inputs in training/de/{model}: copied" in de_said
+        assert (de_run / f"seeds/0/{model}/model-last/textcat/model").read_bytes() == \
+            (de_run / f"{model}/model-last/textcat/model").read_bytes()
+    assert "student, seed 1: trained from the same inputs" not in de_said
     assert rows[1]["reused"] == [] and {"point", "seeds"} <= set(rows[1]["wall_seconds"])
     assert (project / "training/languages/de/training/de/teacher/model-last").exists()
     assert rows[0]["n_train"] == 40 and rows[0]["n_test"] == 20

@@ -207,22 +207,47 @@ def test_a_seed_is_reused_only_while_its_inputs_are_unchanged(tmp_path):
     config, corpus, output = tmp_path / "student.cfg", tmp_path / "synthetic.spacy", tmp_path / "seeds" / "0"
     config.write_text("[training]\nmax_epochs = 4\n")
     corpus.write_bytes(b"docs")
-    cmd = ["python", "train.py", str(config), str(output), "--paths.synthetic", str(corpus), "--system.seed", "0"]
-    signature = points.inputs_signature(cmd, output)
+    cmd = [*points.train_script(), str(config), str(output), "--paths.synthetic", str(corpus), "--system.seed", "0"]
+    signature = points.inputs_signature(cmd)
     for checkpoint in points.CHECKPOINTS:
         (output / checkpoint).mkdir(parents=True)
     (output / "schedule.json").write_text("{}")
     assert not points.is_trained(output, signature)  # no record of its inputs: trained again
     (output / "inputs.json").write_text(json.dumps({"signature": signature}))
-    assert points.is_trained(output, points.inputs_signature(cmd, output))
+    assert points.is_trained(output, points.inputs_signature(cmd))
     (output / "model-last" / "weights").write_bytes(b"new")  # its own output: still the same inputs
-    assert points.inputs_signature(cmd, output) == signature
+    assert points.inputs_signature(cmd) == signature
     config.write_text("[training]\nmax_epochs = 5\n")
-    assert not points.is_trained(output, points.inputs_signature(cmd, output))
+    assert not points.is_trained(output, points.inputs_signature(cmd))
     config.write_text("[training]\nmax_epochs = 4\n")
     corpus.write_bytes(b"other docs")
-    assert points.inputs_signature(cmd, output) != signature
-    assert points.inputs_signature([*cmd[:-1], "1"], output) != points.inputs_signature(cmd, output)
+    assert points.inputs_signature(cmd) != signature
+    assert points.inputs_signature([*cmd[:-1], "1"]) != points.inputs_signature(cmd)
+    assert points.inputs_signature([*cmd, "--evals", "3"]) != points.inputs_signature(cmd)
+
+
+def test_one_signature_for_one_training_wherever_it_is_written(tmp_path):
+    """`all` and the seed drivers write their commands differently: another output folder,
+    the overrides in another order, the vectors passed to a config that never loads them.
+    The same training must get the same signature, so a seed can be copied from `all`."""
+    from scripts.experiments import points
+
+    vectors = tmp_path / "vectors"
+    vectors.mkdir()
+    (vectors / "table").write_bytes(b"v1")
+    data = ["--paths.train", str(tmp_path / "train.spacy"), "--system.seed", "0"]
+    baseline = str(ROOT / "configs" / "baseline.cfg")
+    in_all = [*points.train_script(), baseline, str(tmp_path / "baseline"), *data]
+    in_seeds = [*points.train_script(), baseline, str(tmp_path / "seeds" / "0" / "baseline"),
+                *data[2:], *data[:2], "--paths.vectors", str(vectors)]
+    assert points.inputs_signature(in_all) == points.inputs_signature(in_seeds)
+    # A config that reads the vectors depends on their contents.
+    student = [*points.train_script(), str(ROOT / "configs" / "student.cfg"), str(tmp_path / "student"), *data,
+               "--paths.vectors", str(vectors)]
+    before = points.inputs_signature(student)
+    (vectors / "table").write_bytes(b"v2")
+    assert points.inputs_signature(student) != before
+    assert points.inputs_signature(in_seeds) == points.inputs_signature(in_all)
 
 
 def test_a_seed_trained_in_the_drivers_process_equals_one_trained_by_the_script(tiny_corpus, tmp_path, capsys):
@@ -245,6 +270,10 @@ def test_a_seed_trained_in_the_drivers_process_equals_one_trained_by_the_script(
     assert spacy.load(here / "model-last")(doc).cats == spacy.load(there / "model-last")(doc).cats
     assert (here / "model-last" / "textcat" / "model").read_bytes() == \
         (there / "model-last" / "textcat" / "model").read_bytes()
+    # Each records what it was trained from: one signature for both, the drivers' own.
+    recorded = {json.loads((folder / "inputs.json").read_text())["signature"] for folder in (here, there)}
+    assert recorded == {points.inputs_signature([*script_command("scripts.shared.train"),
+                                                 *map(str, [args[0], here, *args[2:]])])}
 
     capsys.readouterr()
     missing = [*map(str, [args[0], tmp_path / "bad", *args[2:4]]), "--paths.train", str(tmp_path / "none.spacy"),
@@ -254,6 +283,35 @@ def test_a_seed_trained_in_the_drivers_process_equals_one_trained_by_the_script(
     assert "Traceback" not in out.out + out.err
     assert out.err.strip().splitlines() == [f"✘ paths.train = {tmp_path / 'none.spacy'}: no such corpus; "
                                             "run the step that makes it first"]
+
+
+def test_a_seed_with_the_inputs_of_a_trained_model_is_copied_not_retrained(tiny_corpus, tmp_path, monkeypatch):
+    """Seed 0 of `seeds` repeats the training that `all` did: the driver copies that model
+    (the file it would have trained, measured byte for byte), and trains only when an
+    input differs."""
+    from scripts.experiments import points
+
+    from conftest import STUDENT_CODE
+
+    def command(output, seed):
+        return [*points.train_script(), str(ROOT / "configs/baseline.cfg"), str(output), "--code", str(STUDENT_CODE),
+                "--paths.train", str(tiny_corpus / "train.spacy"), "--paths.dev", str(tiny_corpus / "dev.spacy"),
+                "--training.max_epochs", "1", "--system.seed", str(seed)]
+
+    in_all, seed0, seed1 = tmp_path / "baseline", tmp_path / "seeds" / "0", tmp_path / "seeds" / "1"
+    assert points.train(command(in_all, 0))
+    trained = []
+    monkeypatch.setattr(points, "train", lambda cmd: trained.append(cmd) or False)
+    wall = points.train_models([("baseline", 0, command(seed0, 0), seed0)], twins=[in_all])
+    assert trained == []
+    assert (seed0 / "model-last" / "textcat" / "model").read_bytes() == \
+        (in_all / "model-last" / "textcat" / "model").read_bytes()
+    assert wall == {"baseline": {0: json.loads((in_all / "schedule.json").read_text())["wall_seconds"]}}
+    assert points.is_trained(seed0, points.inputs_signature(command(seed0, 0)))  # and reused from now on
+    # Another seed has other inputs: it is trained, not copied.
+    with pytest.raises(points.InputError, match="training baseline with seed 1 failed"):
+        points.train_models([("baseline", 1, command(seed1, 1), seed1)], twins=[in_all])
+    assert len(trained) == 1 and not (seed1 / "model-last").exists()
 
 
 @pytest.mark.parametrize("name", ["student_bow", "student_cnn", "student_static"])

@@ -7,7 +7,8 @@ configs/baseline.cfg gives the baseline. Both with `n_seeds` seeds; one teacher,
 transfer set. Intervals resample test docs and seeds together, paired across models.
 Speed is end to end (raw texts through nlp.pipe, tokenizer included) and pre-tokenized,
 timed on seed 0's model in interleaved rounds, beside the tokenizer's own rate.
-A model trained with the same inputs is reused, so an interrupted run resumes.
+A model trained with the same inputs is reused, here or from `all` and `seeds`, so an
+interrupted run resumes and the shipped config's students are not trained twice.
 """
 import json
 import random
@@ -48,6 +49,12 @@ def train_command(config: Path, route: str, seed: int, output: Path, run: str, a
             "--system.seed", str(seed)]
 
 
+def trained_students(training: Path, n_seeds: int) -> List[Path]:
+    """Students this run trained already (`all`'s and the `seeds`'): the shipped config's
+    distilled seeds are copied from them where their inputs match."""
+    return [training / "student", *(training / "seeds" / str(seed) / "student" for seed in range(n_seeds))]
+
+
 def time_models(models: Dict[str, spacy.Language], texts: List[str], rounds: int, min_seconds: float,
                 batch_size: int) -> Tuple[Dict[str, Dict[str, float]], float]:
     """Median docs/s over interleaved rounds: raw text end to end, and pre-tokenized; and
@@ -82,9 +89,9 @@ def main(
     args = {"evals": evals, "gpu_id": gpu_id, "lang": lang, "student_original": student_original}
     folder = {(name, route, seed): training / "students" / name / route / str(seed)
               for seed in range(n_seeds) for name in names for route in ROUTES}
-    train_models((f"{name} ({route})", seed, train_command(path, route, seed, folder[name, route, seed], run, args),
-                  folder[name, route, seed]) for seed in range(n_seeds) for path, name in zip(paths, names)
-                 for route in ROUTES)
+    jobs = [(f"{name} ({route})", seed, train_command(path, route, seed, folder[name, route, seed], run, args),
+             folder[name, route, seed]) for seed in range(n_seeds) for path, name in zip(paths, names) for route in ROUTES]
+    train_models(jobs, twins=trained_students(training, n_seeds))
     gold = list(DocBin().from_disk(corpus / "test.spacy").get_docs(spacy.blank(lang).vocab))
     indices = resample_indices(len(gold))
     teacher_correct = numpy.array(metrics["models"]["teacher"]["correct"])

@@ -197,21 +197,43 @@ def run_part(project: Path, steps: List[str], overrides: Dict, what: str, record
     record["reused"] = [p for p in record["reused"] if p != part]
 
 
-def inputs_signature(cmd: List[str], output: Path) -> str:
-    """What a seed's model depends on: the training command, the project's code that the
-    command's module imports (all of scripts/ for a command that is not a project module)
-    and the contents of every file or folder the command names (config, corpora, vectors).
-    A seed is reused only while this is unchanged, so a new config, synthetic set or loss
-    retrains it, and an edit to the evaluation does not."""
-    entry = cmd[cmd.index("-m") + 1] if "-m" in cmd[:-1] else None
-    entry = entry if entry and entry.startswith("scripts.") else None
-    return fingerprint({"command": cmd[1:]}, [Path(arg) for arg in cmd[1:]], skip=[output], entry=entry)
+def inputs_signature(cmd: List[str]) -> str:
+    """What a seed's model depends on (train.py's training_signature of the command): the
+    options and overrides, the contents of every file or folder they name (config,
+    corpora, vectors) and the project code the training imports, but not the output
+    folder. A model is reused only while this is unchanged, so a new config, synthetic set
+    or loss retrains it, and an edit to the evaluation does not."""
+    from scripts.shared.train import signature_of_args
+
+    return signature_of_args(cmd[len(train_script()):])
+
+
+def train_script() -> List[str]:
+    return script_command("scripts.shared.train")
 
 
 def is_trained(output: Path, signature: str) -> bool:
+    from scripts.shared.train import INPUTS_RECORD
+
     done = all((output / c).exists() for c in CHECKPOINTS) and (output / "schedule.json").exists()
-    record = output / "inputs.json"
+    record = output / INPUTS_RECORD
     return done and record.exists() and json.loads(record.read_text()).get("signature") == signature
+
+
+def copy_trained(twin: Path, output: Path) -> None:
+    """Put the model trained in `twin` at `output`: its checkpoints (replacing any at
+    `output`, which are this driver's own), schedule and inputs record."""
+    import shutil
+
+    from scripts.shared.train import INPUTS_RECORD
+
+    output.mkdir(parents=True, exist_ok=True)
+    for checkpoint in CHECKPOINTS:
+        if (output / checkpoint).exists():
+            shutil.rmtree(output / checkpoint)
+        shutil.copytree(twin / checkpoint, output / checkpoint)
+    for record in ("schedule.json", INPUTS_RECORD):  # the record last: a copy cut short is not a trained model
+        shutil.copy2(twin / record, output / record)
 
 
 def train(cmd: List[str]) -> bool:
@@ -219,26 +241,35 @@ def train(cmd: List[str]) -> bool:
     each model the ~12 s of imports a new process pays; True if it trained."""
     from scripts.shared.train import train_here
 
-    train_script = script_command("scripts.shared.train")
-    assert cmd[:len(train_script)] == train_script, f"not a train.py command: {cmd}"
-    return train_here(cmd[len(train_script):])
+    assert cmd[:len(train_script())] == train_script(), f"not a train.py command: {cmd}"
+    return train_here(cmd[len(train_script()):])
 
 
-def train_models(jobs: Iterable[Tuple[str, int, List[str], Path]]) -> Dict[str, Dict[int, float]]:
+def train_models(jobs: Iterable[Tuple[str, int, List[str], Path]],
+                 twins: Iterable[Path] = ()) -> Dict[str, Dict[int, float]]:
     """Train each (name, seed, command, output) in turn, unless it is already trained with
-    these inputs; the training's own wall seconds by name and seed (from its
-    schedule.json, so a reused model reports the time it took when it was trained)."""
+    these inputs, or one of the `twins` (model folders trained elsewhere, e.g. the `all`
+    run's student and baseline) was: then that one is copied. Training is deterministic
+    on one machine (seed 0 of `seeds` came out byte-identical to the `all` run's models),
+    so the copy is the model training would make. Returns the training's own wall seconds
+    by name and seed (from its schedule.json, so a reused model reports the time it took
+    when it was trained)."""
+    twins = [Path(t) for t in twins]
     wall: Dict[str, Dict[int, float]] = {}
     for name, seed, cmd, output in jobs:
-        signature = inputs_signature(cmd, output)
+        signature = inputs_signature(cmd)
+        twin = None if is_trained(output, signature) else next(
+            (t for t in twins if t.resolve() != output.resolve() and is_trained(t, signature)), None)
         if is_trained(output, signature):
             msg.info(f"{name}, seed {seed}: already trained with these inputs")
+        elif twin is not None:
+            copy_trained(twin, output)
+            msg.info(f"{name}, seed {seed}: trained from the same inputs in {twin}: copied, not retrained")
         else:
             msg.divider(f"{name}, seed {seed}")
             if not train(cmd):
                 raise InputError(f"training {name} with seed {seed} failed; see the spaCy output above, then "
                                  "rerun (finished seeds are kept)")
-            (output / "inputs.json").write_text(json.dumps({"signature": signature}))
         wall.setdefault(name, {})[seed] = json.loads((output / "schedule.json").read_text())["wall_seconds"]
     return wall
 

@@ -6,7 +6,9 @@ resample draws test docs and seeds with replacement (hierarchical), paired acros
 models: the interval of student - baseline covers test-set sampling and retraining
 (the student's and the baseline's), but not retraining the one teacher. Both checkpoints are scored on dev and test, to
 show how far early stopping on dev (model-best) flatters the dev number.
-A seed trained with the same inputs is skipped, so an interrupted run resumes.
+A seed trained with the same inputs is skipped, so an interrupted run resumes; one trained
+from the same inputs by `all` (seed 0 of student and baseline, at the default seed) is
+copied from there, not trained again.
 """
 import json
 from pathlib import Path
@@ -63,9 +65,10 @@ def main(
     configs = {**CONFIGS, "student": student_config}
     variants = plan_variants(seed_routes == "routes", configs)
     folder = {(name, seed): training / "seeds" / str(seed) / name for seed in range(n_seeds) for name in variants}
-    wall = train_models((name, seed, seed_command(model, extra, seed, folder[name, seed], run, lang,
-                                                  student_original, evals, gpu_id, configs), folder[name, seed])
-                        for seed in range(n_seeds) for name, (model, extra) in variants.items())
+    jobs = [(name, seed, seed_command(model, extra, seed, folder[name, seed], run, lang, student_original, evals,
+                                      gpu_id, configs), folder[name, seed])
+            for seed in range(n_seeds) for name, (model, extra) in variants.items()]
+    wall = train_models(jobs, twins=[training / "student", training / "baseline"])
     vocab = spacy.blank(lang).vocab
     gold = {split: list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(vocab)) for split in ("dev", "test")}
     indices = resample_indices(len(gold["test"]))

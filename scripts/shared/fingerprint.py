@@ -8,24 +8,25 @@ import ast
 import hashlib
 import json
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 CODE = Path(__file__).resolve().parents[1]  # scripts/
 
 
-def code_files(code: Optional[Path] = None, entry: Optional[str] = None) -> List[Path]:
+def code_files(code: Optional[Path] = None, entry: Union[str, Sequence[str], None] = None) -> List[Path]:
     """The pipeline's code: every script a step may run or import, in every stage folder.
     The experiment drivers are left out: they only plan, run and render, and their
     settings reach the fingerprint as the commands they run.
 
-    With `entry` (a module such as "scripts.shared.train"): only the files that module
-    imports from scripts/, directly or through each other, itself included. Imports inside
+    With `entry` (a module such as "scripts.shared.train", or several): only the files
+    those modules import from scripts/, directly or through each other, themselves included. Imports inside
     functions count too (the configs' registered code is imported that way), so an edit to
     a loss retrains a seed while an edit to the evaluation or the report does not."""
     code = code or CODE
     if entry is None:
         return sorted(p for p in code.rglob("*.py") if "experiments" not in p.relative_to(code).parts)
-    return sorted(import_closure(entry, code))
+    entries = [entry] if isinstance(entry, str) else list(entry)
+    return sorted(set().union(*(import_closure(e, code) for e in entries)))
 
 
 def module_file(module: str, code: Path) -> Optional[Path]:
@@ -38,6 +39,16 @@ def module_file(module: str, code: Path) -> Optional[Path]:
         if path.is_file():
             return path
     return None
+
+
+def file_module(path: Path, code: Optional[Path] = None) -> Optional[str]:
+    """The module name of a .py file under `code` (scripts/student/distillation.py ->
+    scripts.student.distillation), or None for a file elsewhere."""
+    code = code or CODE
+    path = Path(path).resolve()
+    if path.suffix != ".py" or not path.is_file() or code.resolve() not in path.parents:
+        return None
+    return ".".join((code.name, *path.relative_to(code.resolve()).with_suffix("").parts))
 
 
 def import_closure(entry: str, code: Path) -> set:
@@ -64,7 +75,7 @@ def import_closure(entry: str, code: Path) -> set:
 
 
 def fingerprint(settings: Dict, inputs: Iterable[Path] = (), skip: Iterable[Path] = (),
-                code: Optional[Path] = None, entry: Optional[str] = None) -> str:
+                code: Optional[Path] = None, entry: Union[str, Sequence[str], None] = None) -> str:
     """sha256 over the settings (as JSON), the project's code (all of it, or what `entry`
     imports), and the contents of every file in `inputs` (folders recursively), except
     under `skip` (e.g. the output)."""

@@ -18,7 +18,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import spacy
 import typer
@@ -27,7 +27,7 @@ from spacy.util import load_config, registry
 from thinc.api import Config
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require_gpu, run_cli, run_here, unregistered
+from scripts.shared.cli_support import InputError, cli_app, require_gpu, run_cli, run_here, unregistered
 
 # The project folder, whose scripts/ files a `--code` path may name.
 PROJECT = Path(__file__).resolve().parents[2]
@@ -136,6 +136,45 @@ def vectors_overrides(config: Config, config_path: Path) -> dict:
     return {}
 
 
+# Written beside model-best/ and model-last/: what the model was trained from.
+INPUTS_RECORD = "inputs.json"
+
+
+def training_signature(params: Dict, override_args: List[str]) -> str:
+    """What a model trained by this script depends on, wherever it is written: the options,
+    the config overrides (in any order), and the contents of the config, of every file or
+    folder an override names, of the --code files and of the project code they and this
+    script import. The output folder is left out, so two folders trained from the same
+    inputs (the `all` run's student and seed 0 of `seeds`) have one signature, and the
+    seeds can copy the one already trained. paths.vectors counts only for a config that
+    reads them: the script does not load them otherwise."""
+    from scripts.shared import fingerprint as fp
+
+    config_path = Path(params["config_path"])
+    overrides = parse_config_overrides(list(override_args))
+    if "paths.vectors" in overrides and config_path.is_file():
+        try:
+            config = load_config(config_path, overrides=overrides, interpolate=False)
+        except Exception:  # noqa: BLE001  (a broken config fails in main with its own message)
+            config = None
+        if config is not None and not uses_static_vectors(config):
+            overrides.pop("paths.vectors")
+    code_paths = [Path(c.strip()) for c in str(params.get("code") or "").split(",") if c.strip()]
+    modules = [m for m in map(fp.file_module, code_paths) if m]
+    settings = {key: value for key, value in params.items() if key != "output_path"}
+    named = [Path(v) for v in overrides.values() if isinstance(v, str) and v and Path(v).exists()]
+    return fp.fingerprint({"options": settings, "overrides": overrides}, [config_path, *code_paths, *named],
+                          skip=[params["output_path"]], entry=["scripts.shared.train", *modules])
+
+
+def signature_of_args(args: List[str]) -> str:
+    """training_signature of a `python -m scripts.shared.train ARGS` command, parsed as the
+    script parses it (defaults included), without training."""
+    command = typer.main.get_command(cli_app(main, config_overrides=True))
+    ctx = command.make_context("train", [str(a) for a in args])
+    return training_signature(ctx.params, ctx.args)
+
+
 def plan_schedule(n_batches: int, epochs: int, min_steps: int, evals: int, warmup_share: float) -> dict:
     """Steps, evaluation interval and warm-up for `epochs` passes (at least `min_steps` steps)."""
     wanted = max(min_steps, epochs * n_batches, 1)
@@ -179,6 +218,7 @@ def main(
                          f"{evals}, {min_steps}, {warmup_share}")
     require_gpu(gpu_id)
     import_code(code)
+    signature = training_signature(ctx.params, ctx.args)
     overrides = parse_config_overrides(ctx.args)
     config = load_config(config_path, overrides=overrides, interpolate=True)
     missing = unregistered(config)
@@ -213,6 +253,7 @@ def main(
                 overrides={**overrides, **schedule_overrides(config, plan)})
     plan["wall_seconds"] = round(time.time() - start, 1)
     (output_path / "schedule.json").write_text(json.dumps(plan, indent=2))
+    (output_path / INPUTS_RECORD).write_text(json.dumps({"signature": signature}))
     msg.good(f"Trained in {plan['wall_seconds']:.0f} s; wrote {output_path}")
 
 
