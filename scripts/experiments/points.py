@@ -258,9 +258,10 @@ def train_models(jobs: Iterable[Tuple[str, int, List[str], Path]],
     wall: Dict[str, Dict[int, float]] = {}
     for name, seed, cmd, output in jobs:
         signature = inputs_signature(cmd)
-        twin = None if is_trained(output, signature) else next(
+        done = is_trained(output, signature)
+        twin = None if done else next(
             (t for t in twins if t.resolve() != output.resolve() and is_trained(t, signature)), None)
-        if is_trained(output, signature):
+        if done:
             msg.info(f"{name}, seed {seed}: already trained with these inputs")
         elif twin is not None:
             copy_trained(twin, output)

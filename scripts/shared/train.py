@@ -29,8 +29,6 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, cli_app, require_gpu, run_cli, run_here, unregistered
 
-# The project folder, whose scripts/ files a `--code` path may name.
-PROJECT = Path(__file__).resolve().parents[2]
 CODE_HINT = ("scripts/student/distillation.py for the student and baseline, "
              "scripts/teacher/teacher_callbacks.py for the teacher")
 
@@ -41,6 +39,8 @@ def import_code(code: str) -> None:
     (scripts.student.distillation), so a driver that imported it already keeps one copy."""
     import importlib
 
+    from scripts.shared.fingerprint import file_module
+
     for item in (c.strip() for c in code.split(",")):
         if not item:
             continue
@@ -48,12 +48,9 @@ def import_code(code: str) -> None:
         if path.suffix != ".py" or not path.is_file():
             raise InputError(f"--code {item}: no such Python file; pass the file that registers what the config "
                              f"names (the project's: {CODE_HINT})")
-        try:
-            module = path.resolve().relative_to(PROJECT).with_suffix("").parts
-        except ValueError:
-            module = ()
-        if module[:1] == ("scripts",):
-            importlib.import_module(".".join(module))
+        module = file_module(path)
+        if module:
+            importlib.import_module(module)
         else:
             spacy.util.import_file(path.stem, path)
 
