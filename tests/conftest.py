@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from scripts.student import distillation  # noqa: E402,F401  (registers what the student and baseline configs name)
 from scripts.teacher import teacher_callbacks  # noqa: E402,F401  (registers what the teacher config names)
+from scripts.teacher import hf_textcat  # noqa: E402,F401  (registers the component a given Hugging Face teacher is in)
 
 
 # The test files that run the whole tiny project, in two groups that each go to one
@@ -150,3 +151,21 @@ def project_run(tmp_path_factory, tiny_backbone):
     finished = built_once(tmp_path_factory, "finished_project", build)
     project = tmp_path_factory.mktemp("project")
     return project, copy_project(finished, project)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_classifier(tmp_path_factory):
+    """A fine-tuned Hugging Face sequence classifier (labels negative/positive), as a user brings one."""
+    from fixtures import build_tiny_hf_classifier
+
+    return built_once(tmp_path_factory, "tiny_hf_classifier", lambda folder: build_tiny_hf_classifier(folder / "model")) \
+        / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_spacy_teacher(tmp_path_factory):
+    """A spaCy pipeline with a trained bag-of-words textcat and no transformer."""
+    from fixtures import build_tiny_spacy_teacher
+
+    return built_once(tmp_path_factory, "tiny_spacy_teacher", lambda folder: build_tiny_spacy_teacher(folder / "nlp")) \
+        / "nlp"

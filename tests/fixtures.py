@@ -81,3 +81,80 @@ def build_tiny_backbone(output_dir: Path) -> Path:
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
     BertModel(config).save_pretrained(output_dir)
     return output_dir
+
+
+def build_tiny_hf_classifier(output_dir: Path, labels=("negative", "positive"), steps: int = 30,
+                             problem_type=None) -> Path:
+    """A fine-tuned Hugging Face sequence classifier, as a user would bring one: the tiny
+    backbone's tokenizer and a random 2-layer BERT with a classification head, trained a
+    few steps on the fixture reviews (so its verdicts mean something), saved with
+    save_pretrained. `labels` become its id2label."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    backbone = output_dir.with_name(output_dir.name + "-backbone")
+    build_tiny_backbone(backbone)
+    tokenizer = BertTokenizerFast.from_pretrained(backbone)
+    config = BertConfig.from_pretrained(backbone, num_labels=len(labels),
+                                        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+                                        problem_type=problem_type)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    if len(labels) == 2 and problem_type is None:
+        data = fixture_reviews(40, seed=5)
+        target = {"NEG": 0, "POS": 1}
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+        model.train()
+        for step in range(steps):
+            batch = data[(step * 16) % len(data):][:16]
+            inputs = tokenizer([t for t, _ in batch], padding=True, return_tensors="pt")
+            loss = model(**inputs, labels=torch.tensor([target[l] for _, l in batch])).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        model.eval()
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir
+
+
+def build_tiny_spacy_teacher(output_dir: Path, labels=("POS", "NEG"), multilabel: bool = False) -> Path:
+    """A spaCy pipeline with a trained bag-of-words textcat (no transformer), as a user who
+    already has a spaCy classifier would bring it."""
+    import random as rnd
+
+    import spacy
+    from spacy.training import Example
+
+    nlp = spacy.blank("nl")
+    textcat = nlp.add_pipe("textcat_multilabel" if multilabel else "textcat",
+                           config={"model": {"@architectures": "spacy.TextCatBOW.v3",
+                                             "exclusive_classes": not multilabel, "ngram_size": 1,
+                                             "no_output_layer": False}})
+    for label in labels:
+        textcat.add_label(label)
+    data = [(t, l) for t, l in fixture_reviews(40, seed=7)]
+    names = {"POS": labels[0], "NEG": labels[-1]}
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {lab: float(lab == names[l]) for lab in labels}})
+                for t, l in data]
+    optimizer = nlp.initialize(lambda: examples)
+    rng = rnd.Random(0)
+    for _ in range(5):
+        rng.shuffle(examples)
+        for start in range(0, len(examples), 8):
+            nlp.update(examples[start:start + 8], sgd=optimizer)
+    nlp.to_disk(output_dir)
+    return output_dir
+
+
+def write_review_split(path: Path, rows, text_column: str = "review", label_column: str = "sentiment") -> Path:
+    """(text, POS/NEG) rows as a CSV with a user's own column names and label words."""
+    import csv
+
+    words = {"POS": "positive", "NEG": "negative"}
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([label_column, text_column])
+        for text, label in rows:
+            writer.writerow([words[label], text])
+    return path

@@ -234,7 +234,7 @@ def test_an_unlabelled_jsonl_row_without_text(tmp_path, write_reviews):
     path.write_text('{"text": "goed boek"}\n{"body": "slecht"}\n')
     result = run_script("make_corpus.py", write_reviews(30), tmp_path / "out", "--n-train", 20, "--n-dev", 10,
                         "--n-test", 10, "--unlabelled", path)
-    assert_one_clear_line(result, "unlabelled.jsonl:2: no 'text' string")
+    assert_one_clear_line(result, "unlabelled.jsonl:2: no field 'text'")
 
 
 def test_a_missing_runtime_choice_names_its_step(tmp_path, tiny_corpus):
@@ -250,13 +250,6 @@ def test_a_runtime_file_that_is_not_a_choice(tmp_path, tiny_corpus):
     result = run_script("label_with_teacher.py", tmp_path / "model", tiny_corpus / "train.spacy",
                         tmp_path / "o.spacy", "--runtime-file", tmp_path / "r.json")
     assert_one_clear_line(result, "not a runtime choice written by choose_runtime.py")
-
-
-def test_zero_label_workers(tmp_path, tiny_corpus):
-    (tmp_path / "model").mkdir()
-    result = run_script("label_with_teacher.py", tmp_path / "model", tiny_corpus / "train.spacy",
-                        tmp_path / "o.spacy", "--workers", 0)
-    assert_one_clear_line(result, "workers must be at least 1")
 
 
 def unlabelled_copy(tmp_path, tiny_corpus):
@@ -336,7 +329,7 @@ def test_learning_curve_sizes_that_do_not_fit_the_pool(tmp_path):
 def test_hub_name_transformers_does_not_recognise(monkeypatch, tmp_path):
     import transformers
 
-    from scripts.teacher import prepare_backbone
+    from scripts.teacher import backbones
     from scripts.shared.cli_support import InputError
 
     def unrecognised(name, *args, **kwargs):
@@ -344,7 +337,7 @@ def test_hub_name_transformers_does_not_recognise(monkeypatch, tmp_path):
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", unrecognised)
     with pytest.raises(InputError, match="cannot load 'some-org/odd-model' from the Hugging Face hub"):
-        prepare_backbone.from_hub("some-org/odd-model", tmp_path / "out")
+        backbones.from_hub("some-org/odd-model", tmp_path / "out")
 
 
 def test_backbone_that_is_already_the_output_folder_is_kept(tmp_path):

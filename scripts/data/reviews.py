@@ -1,19 +1,26 @@
-"""Read labelled reviews from JSONL or CSV into one normalised form.
+"""Read labelled reviews from JSONL, CSV or TSV into one normalised form.
 
-A review becomes {"text", "label", "lang", "source", optional "stars"}. The label set
-comes from the data. A file whose labels are all sentiment spellings (pos/positive/1/+1,
-neg/negative/-1/0) is read as POS/NEG, as the project's own files are; any other label
-set is kept as written (e.g. POS/NEG/NONE), one class per value. Stars 1-2 are NEG, 4-5
-POS and 3 is dropped and counted, or, with `star_classes`, each star count is a class
-of its own (1_STAR ... 5_STARS). Every problem a user can fix raises `InputError`
-naming the file, the line, and the fix.
+A review becomes {"text", "label", "lang", "source", optional "stars"}. The columns (or
+JSON fields) that hold the text and the label are named by `Columns` (vars
+`text_column`, `label_column`); a `stars` column (1-5) is read when the label column is
+absent or is itself named `stars`. An optional label map (var `label_map`, e.g.
+`positive=POS,negative=NEG,neutral=`) turns each raw value into a class, and a value
+mapped to nothing drops the row. Without a map, a file whose labels are all sentiment
+spellings (pos/positive/1/+1, neg/negative/-1/0) is read as POS/NEG, as the project's
+own files are; any other label set is kept as written (e.g. POS/NEG/NONE), one class
+per value. Stars 1-2 are NEG, 4-5 POS and 3 is dropped and counted, or, with
+`star_classes`, each star count is a class of its own (1_STAR ... 5_STARS).
+
+Files are read line by line (an unlabelled file of any size streams through
+`iter_texts`). Every problem a user can fix raises `InputError` naming the file, the
+line, and the fix.
 """
 import csv
 import html
-import io
 import json
 import math
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -24,6 +31,41 @@ LABEL_ALIASES = {
     "pos": "POS", "positive": "POS", "1": "POS", "+1": "POS",
     "neg": "NEG", "negative": "NEG", "-1": "NEG", "0": "NEG",
 }
+SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where a file keeps its text and label, and how raw labels become classes."""
+    text: str = "text"
+    label: str = "label"
+    label_map: Dict[str, str] = field(default_factory=dict)  # raw value -> class; "" drops the row
+
+    def map_label(self, raw: str, where: str) -> Optional[str]:
+        if not self.label_map:
+            return raw
+        if raw not in self.label_map:
+            raise InputError(f"{where}: label {raw!r} is not in the label map ({format_label_map(self.label_map)}); "
+                             f"add it to the var label_map (e.g. {raw}=CLASS, or {raw}= to drop such rows)")
+        return self.label_map[raw] or None
+
+
+def parse_label_map(text: str) -> Dict[str, str]:
+    """'positive=POS, negative=NEG, neutral=' -> {'positive': 'POS', 'negative': 'NEG', 'neutral': ''}."""
+    mapping = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        raw, sep, label = item.partition("=")
+        if not sep or not raw.strip():
+            raise InputError(f"label_map {text!r}: {item!r} is not RAW=CLASS; write the var label_map as "
+                             "positive=POS,negative=NEG (RAW= drops such rows)")
+        mapping[raw.strip()] = label.strip()
+    return mapping
+
+
+def format_label_map(mapping: Dict[str, str]) -> str:
+    return ",".join(f"{raw}={label}" for raw, label in mapping.items())
 
 
 def clean_text(text: str) -> str:
@@ -95,37 +137,62 @@ def normalise_labels(reviews: List[Dict]) -> None:
             review["label"] = LABEL_ALIASES.get(review["label"].lower(), review["label"])
 
 
-def make_review(row: Dict, where: str, lang: str, source: str, star_classes: bool = False) -> Optional[Dict]:
-    """Validate one raw row; None means a 3-star row to drop. A `label` is kept as written
-    (normalise_labels maps a file's sentiment spellings)."""
-    text = row.get("text")
+def make_review(row: Dict, where: str, lang: str, source: str, star_classes: bool = False,
+                columns: Columns = Columns()) -> Optional[Dict]:
+    """Validate one raw row; None means a row to drop (3 stars, or a label mapped to nothing).
+    A label is kept as written unless a label map is given (normalise_labels maps a file's
+    sentiment spellings)."""
+    text = row.get(columns.text)
     if not isinstance(text, str) or not text.strip():
-        raise InputError(f"{where}: missing or empty 'text'; every row needs the review text")
+        raise InputError(f"{where}: missing or empty {columns.text!r}; every row needs its text (var text_column)")
     review = {"text": clean_text(text), "lang": row.get("lang") or lang,
               "source": row.get("source") or source}
-    stars = row.get("stars")
+    # the default label column also takes a `stars` column (which wins, as it always has)
+    stars = row.get("stars") if columns.label in ("label", "stars") else None
+    label_value = row.get(columns.label)
     if stars not in (None, ""):
         label = label_from_stars(stars, where, star_classes)
         if label is None:
             return None
         review["stars"] = int(float(stars))
-    elif row.get("label") not in (None, ""):
-        label = label_as_written(row["label"], where)
+    elif label_value not in (None, "") and columns.label != "stars":
+        label = columns.map_label(label_as_written(label_value, where), where)
+        if label is None:
+            return None
     else:
-        raise InputError(f"{where}: no 'stars' and no 'label'; give one of them for every row")
+        raise InputError(f"{where}: no {columns.label!r} value" + (" and no 'stars'" if columns.label == "label" else "")
+                         + "; give a label for every row (var label_column names its column)")
     review["label"] = label
     return review
 
 
-def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
-    """Yield (location, row dict) from a JSONL or CSV file."""
+def decoded_lines(path: Path) -> Iterator[Tuple[int, str]]:
+    """(line number, text) of each line, read one at a time: memory does not grow with the file."""
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield n, raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"{path}:{n}: bytes that are not UTF-8 (byte 0x{raw[err.start]:02x}); "
+                                 "re-save the file as UTF-8") from None
+
+
+def check_file(path: Path, var: str) -> None:
     if not path.exists():
-        raise InputError(f"{path}: no such file; check the reviews path (var 'reviews')")
+        raise InputError(f"{path}: no such file; check the path (var {var})")
     if not path.is_file():
-        raise InputError(f"{path}: a directory, not a file; point the var 'reviews' at one .jsonl or .csv file")
-    text = decode_utf8(path)
-    if path.suffix.lower() in (".jsonl", ".json"):
-        for n, line in enumerate(text.splitlines(), start=1):
+        raise InputError(f"{path}: a directory, not a file; point the var {var} at one file")
+
+
+def iter_rows(path: Path, columns: Columns = Columns(), var: str = "reviews",
+              needs_label: bool = True) -> Iterator[Tuple[str, Dict]]:
+    """Yield (location, row dict) from a JSONL, CSV or TSV file, one row at a time."""
+    check_file(path, var)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        for n, line in decoded_lines(path):
             if not line.strip():
                 continue
             where = f"{path}:{n}"
@@ -138,17 +205,25 @@ def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
                 ) from None
             if not isinstance(row, dict):
                 raise InputError(f"{where}: expected a JSON object per line, got {type(row).__name__}")
+            if columns.text not in row:
+                raise InputError(f"{where}: no field {columns.text!r} (the row has {sorted(row)}); set the var "
+                                 "text_column to the field that holds the text")
             yield where, row
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    elif suffix in (".csv", ".tsv"):
+        delimiter = "\t" if suffix == ".tsv" else ","
+        lines = (line for _, line in decoded_lines(path))
         # strict: an unterminated quote is an error, not one giant field swallowing the rest
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-        columns = set(reader.fieldnames or [])
-        if "text" not in columns or not columns & {"stars", "label"}:
-            raise InputError(
-                f"{path}:1: the header has columns {sorted(columns)}, but needs 'text' plus "
-                "'stars' or 'label'; add a header line such as text,stars"
-            )
+        reader = csv.DictReader(lines, delimiter=delimiter, strict=True)
+        try:
+            found = list(reader.fieldnames or [])
+        except csv.Error as err:
+            raise InputError(f"{path}:1: broken CSV header ({err}); the first line names the columns") from None
+        if columns.text not in found:
+            raise InputError(f"{path}:1: no column {columns.text!r} for the text; the file has columns {found}: "
+                             "set the var text_column to one of them")
+        if needs_label and columns.label not in found and not (columns.label == "label" and "stars" in found):
+            raise InputError(f"{path}:1: no column {columns.label!r} for the label; the file has columns {found}: "
+                             "set the var label_column to one of them")
         start = 2
         while True:
             try:
@@ -163,43 +238,65 @@ def iter_rows(path: Path) -> Iterator[Tuple[str, Dict]]:
             yield f"{path}:{start}", row
             start = reader.line_num + 1
     else:
-        raise InputError(f"{path}: unsupported file type '{path.suffix}'; use .jsonl or .csv")
+        raise InputError(f"{path}: unsupported file type '{path.suffix}'; use .jsonl, .csv or .tsv (var {var})")
 
 
-def read_reviews(path: Path, lang: str, source: Optional[str] = None,
-                 star_classes: bool = False) -> Tuple[List[Dict], Counter]:
+def first_fields(path: Path) -> List[str]:
+    """The column names of a CSV/TSV file, or the fields of a JSONL file's first row."""
+    for n, line in decoded_lines(path):
+        if not line.strip():
+            continue
+        if path.suffix.lower() in (".csv", ".tsv"):
+            return next(csv.reader([line], delimiter="\t" if path.suffix.lower() == ".tsv" else ","), [])
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            return []
+        return list(row) if isinstance(row, dict) else []
+    return []
+
+
+def columns_for(path: Path, columns: Columns) -> Columns:
+    """`columns`, or the project's own (text, label) for a file that has none of yours, such as
+    the project's extra test sets beside a run on your own data."""
+    fields = first_fields(path)
+    return columns if columns.text in fields or "text" not in fields else Columns(label_map=columns.label_map)
+
+
+def read_reviews(path: Path, lang: str, source: Optional[str] = None, star_classes: bool = False,
+                 columns: Columns = Columns(), var: str = "reviews") -> Tuple[List[Dict], Counter]:
     """All valid reviews of a file plus counts of dropped rows by reason."""
     dropped: Counter = Counter()
     reviews = []
-    for where, row in iter_rows(path):
-        review = make_review(row, where, lang, source or path.name, star_classes)
+    for where, row in iter_rows(path, columns, var):
+        review = make_review(row, where, lang, source or path.name, star_classes, columns)
         if review is None:
-            dropped["three_stars"] += 1
+            dropped["three_stars" if row.get("stars") not in (None, "") else "label_mapped_to_nothing"] += 1
         else:
             reviews.append(review)
-    normalise_labels(reviews)
+    if not columns.label_map:
+        normalise_labels(reviews)
     return reviews, dropped
 
 
-def read_unlabelled(path: Path) -> List[str]:
-    """Unlabelled texts: JSONL rows with a `text` field (any label is ignored), or one text per line."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file; check the var unlabelled (a .jsonl or .txt file, 'rest' or '')")
-    if not path.is_file():
-        raise InputError(f"{path}: a directory, not a file; point the var unlabelled at one .jsonl or .txt file")
-    if path.suffix.lower() in (".jsonl", ".json"):
-        texts = []
-        for where, row in iter_rows(path):
-            text = row.get("text")
+def iter_texts(path: Path, columns: Columns = Columns(), var: str = "unlabelled") -> Iterator[str]:
+    """Unlabelled texts, streamed: the text column of a JSONL, CSV or TSV file (any label is
+    ignored), or each line of any other file (e.g. .txt). Empty texts are skipped."""
+    check_file(path, var)
+    if path.suffix.lower() in SUFFIXES:
+        for where, row in iter_rows(path, columns, var, needs_label=False):
+            text = row.get(columns.text)
             if not isinstance(text, str):
-                raise InputError(f"{where}: no 'text' string; every row of an unlabelled JSONL file needs one")
-            texts.append(clean_text(text))
+                raise InputError(f"{where}: {columns.text!r} is not a string; every row needs its text "
+                                 "(var text_column)")
+            text = clean_text(text)
+            if text:
+                yield text
     else:
-        texts = [clean_text(line) for line in decode_utf8(path).splitlines()]
-    texts = [t for t in texts if t]
-    if not texts:
-        raise InputError(f"{path}: the file is empty (no texts); add texts or set the var unlabelled to ''")
-    return texts
+        for _, line in decoded_lines(path):
+            text = clean_text(line)
+            if text:
+                yield text
 
 
 def write_jsonl(path: Path, rows: List[Dict]) -> None:

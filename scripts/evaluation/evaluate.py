@@ -36,6 +36,9 @@ def dir_size_mb(path: Path) -> float:
 def count_params(nlp) -> int:
     total = 0
     for _, component in nlp.pipeline:
+        hf_model = getattr(component, "hf_model", None)  # a given Hugging Face classifier
+        if hf_model is not None:
+            total += sum(p.numel() for p in hf_model.parameters())
         model = getattr(component, "model", None)
         if model is None:
             continue
@@ -125,12 +128,22 @@ def read_record(path, suffix: str):
     return json.loads(record.read_text()) if record.exists() else None
 
 
+PAIRS = (("student", "baseline"), ("student", "teacher"), ("teacher", "baseline"))
+
+
 def compare(correct: Dict[str, numpy.ndarray], indices: numpy.ndarray) -> Dict:
-    return {
-        "student_vs_baseline": paired_difference(correct["student"], correct["baseline"], indices),
-        "student_vs_teacher": paired_difference(correct["student"], correct["teacher"], indices),
-        "teacher_vs_baseline": paired_difference(correct["teacher"], correct["baseline"], indices),
-    }
+    """Paired differences between the models scored (a run without gold labels has no baseline)."""
+    return {f"{a}_vs_{b}": paired_difference(correct[a], correct[b], indices)
+            for a, b in PAIRS if a in correct and b in correct}
+
+
+def ratios(correct: Dict[str, numpy.ndarray], indices: numpy.ndarray, why: Optional[str] = None) -> Dict:
+    if why is None and "baseline" not in correct:
+        why = "no baseline (no gold training labels)"
+    if why:
+        return {"teacher_gap": None, "teacher_gap_ci": None, "why_null": why, "gap_closed": None,
+                "gap_closed_ci": None, "error_reduction": None, "error_reduction_ci": None}
+    return distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)
 
 
 def score_extra_tests(models: Dict, folder: Optional[Path], seed: int) -> Dict:
@@ -143,14 +156,13 @@ def score_extra_tests(models: Dict, folder: Optional[Path], seed: int) -> Dict:
             raise InputError(f"{path}: an extra test set needs labelled docs; rerun the corpus step")
         indices = resample_indices(len(gold), seed=seed)
         scores, correct = {}, {}
-        for name in MODEL_NAMES:
+        for name in (n for n in MODEL_NAMES if n in models):
             msg.info(f"Scoring the {name} on the extra test set {path.stem} ({len(gold)} docs)")
             scores[name], correct[name], _ = quality(models[name], gold)
             scores[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
             scores[name]["correct"] = [int(x) for x in correct[name]]
         out[path.stem] = {"n": len(gold), "test_sha256": sha256_of(path), "models": scores,
-                          "comparisons": compare(correct, indices),
-                          **distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)}
+                          "comparisons": compare(correct, indices), **ratios(correct, indices)}
     return out
 
 
@@ -166,11 +178,14 @@ def teacher_training_record(nlp, path: Path) -> Dict:
 
 
 def main(
-    test_path: Path = typer.Argument(..., help="Gold test docs (.spacy)"),
+    test_path: Path = typer.Argument(..., help="Test docs (.spacy): gold, or labelled by the teacher (no gold labels)"),
     output_path: Path = typer.Argument(..., help="metrics.json"),
-    baseline: Path = typer.Option(...), teacher: Path = typer.Option(...), student: Path = typer.Option(...),
+    baseline: Path = typer.Option(None, help="The baseline; none in a run without gold training labels"),
+    teacher: Path = typer.Option(...), student: Path = typer.Option(...),
     train_path: Path = typer.Option(None, help="Original training docs, for n_train"),
     synthetic_path: Path = typer.Option(None, help="Synthetic docs, for n_synthetic"),
+    unlabelled_dir: Path = typer.Option(None, help="The label step's folder of teacher-labelled unlabelled texts, "
+                                        "for n_unlabelled"),
     lang: str = typer.Option("nl"),
     speed_docs: int = typer.Option(300, help="Test docs used for the speed rounds"),
     rounds: int = typer.Option(3, help="Interleaved speed rounds; the median is reported"),
@@ -191,8 +206,9 @@ def main(
                         ("latency-docs", latency_docs), ("batch-size", batch_size)):
         if value < 1:
             raise InputError(f"evaluate: {name} must be at least 1, got {value}; fix the var or option")
-    paths = {"baseline": baseline, "teacher": teacher, "student": student}
-    what = {name: (f"the trained {name}", f"train-{name}") for name in paths}
+    paths = {name: path for name, path in (("baseline", baseline), ("teacher", teacher), ("student", student)) if path}
+    names = [name for name in MODEL_NAMES if name in paths]
+    what = {name: (f"the {name}", "teacher" if name == "teacher" else f"train-{name}") for name in paths}
     for name, path in paths.items():
         require(path, *what[name])
     require(test_path, "the test docs", "corpus")
@@ -207,8 +223,14 @@ def main(
     if any(not d.cats for d in gold):
         raise InputError(f"{test_path}: {sum(not d.cats for d in gold)} of {len(gold)} docs have no gold cats; "
                          "evaluate needs labelled test docs (corpus/RUN/test.spacy), not synthetic ones")
+    # no gold test labels (the `unlabelled` workflow without a test file): the corpus step had
+    # the teacher label held-out texts, so every score below is agreement with the teacher
+    gold_test = not all(d.user_data.get("label_source") == "teacher" for d in gold)
+    if not gold_test:
+        msg.warn(f"{test_path}: no gold labels (held-out texts labelled by the teacher): agreement with the teacher "
+                 "is measured, no accuracy")
     results, correct, probs = {}, {}, {}
-    for name in MODEL_NAMES:
+    for name in names:
         msg.info(f"Scoring the {name} on {len(gold)} test docs")
         results[name], correct[name], probs[name] = quality(models[name], gold)
         results[name]["size_mb"] = dir_size_mb(paths[name])
@@ -217,12 +239,12 @@ def main(
         results[name]["vector_floats"] = int(models[name].vocab.vectors.data.size)
     indices = resample_indices(len(gold), seed=seed)
     labels, gold_class = gold_classes(gold)
-    for name in MODEL_NAMES:
+    for name in names:
         results[name]["accuracy_ci"] = accuracy_summary(correct[name], indices)["ci"]
         results[name]["macro_f_ci"] = macro_f_interval(probs[name].argmax(1), gold_class, len(labels), indices)
         # Per test doc (1 = right), so runs on the same test set can be compared paired later.
         results[name]["correct"] = [int(x) for x in correct[name]]
-    results["teacher"]["calibration"] = calibration(probs["teacher"], gold_class, labels)
+    results["teacher"]["calibration"] = calibration(probs["teacher"], gold_class, labels) if gold_test else None
     results["teacher"]["training"] = teacher_training_record(models["teacher"], teacher)
     if runtime != "fp32":
         msg.info(f"Scoring the teacher in its {runtime} runtime")
@@ -242,15 +264,15 @@ def main(
     speed, tokenizer_rounds = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng,
                                            tokenizer_of=models["student"],
                                            rounds_of={n: teacher_rounds for n in timed if n.startswith("teacher")})
-    latencies = {name: [] for name in MODEL_NAMES}
-    order = list(MODEL_NAMES)
+    latencies = {name: [] for name in names}
+    order = list(names)
     for text in [d.text for d in gold[:latency_docs]]:
         rng.shuffle(order)
         for name in order:
             start = time.perf_counter()
             models[name](text)
             latencies[name].append((time.perf_counter() - start) * 1000)
-    for name in MODEL_NAMES:
+    for name in names:
         for key in ("docs_per_sec", "words_per_sec"):
             results[name][key] = median_of(speed[name]["pretokenized"], key)
         results[name]["raw_docs_per_sec"] = median_of(speed[name]["raw"])
@@ -262,17 +284,29 @@ def main(
         results["teacher"]["runtime"]["raw_docs_per_sec"] = median_of(speed[fast_name]["raw"])
     fastest_teacher = max(results["teacher"]["raw_docs_per_sec"],
                           results["teacher"].get("runtime", {}).get("raw_docs_per_sec", 0.0))
-    ratios = distillation_ratios(correct["baseline"], correct["teacher"], correct["student"], indices)
+    distilled = ratios(correct, indices, None if gold_test else "no gold test labels")
     predicted = {name: p.argmax(1) for name, p in probs.items()}
+    agree = (predicted["student"] == predicted["teacher"]).astype(int)
+    comparisons = compare(correct, indices) if gold_test else {}
+    if not gold_test:  # scores against the teacher's labels are agreement, not accuracy
+        for name in names:
+            m = results[name]
+            m["agreement_with_teacher"], m["agreement_with_teacher_ci"] = m.pop("accuracy"), m.pop("accuracy_ci")
+            m.update(accuracy=None, accuracy_ci=None, macro_f=None, macro_f_ci=None, auc=None, correct=None)
+        # the test labels are the teacher's own: its agreement with them says nothing
+        results["teacher"].update(agreement_with_teacher=None, agreement_with_teacher_ci=None)
     count = lambda p: len(DocBin().from_disk(p)) if p and p.exists() else None  # noqa: E731
     metrics = {
         "lang": lang, "labels": labels, "n_train": count(train_path), "n_synthetic": count(synthetic_path),
-        "n_test": len(gold), "test_sha256": sha256_of(test_path), "models": results,
-        "comparisons": compare(correct, indices),
-        **ratios,
+        "n_unlabelled": (json.loads((unlabelled_dir / "labelling.json").read_text())["n_docs"]
+                         if unlabelled_dir and (unlabelled_dir / "labelling.json").exists() else 0),
+        "n_test": len(gold), "test_sha256": sha256_of(test_path), "gold_test": gold_test, "models": results,
+        "comparisons": comparisons,
+        **distilled,
         # the same models on test sets from other sources (var extra_tests), each with its own intervals
         "extra_tests": extra_tests,
-        "student_teacher_agreement": float(numpy.mean(predicted["student"] == predicted["teacher"])),
+        "student_teacher_agreement": float(agree.mean()),
+        "student_teacher_agreement_ci": accuracy_summary(agree, indices)["ci"],
         # end to end (raw text through nlp.pipe, tokenizer included)
         "student_speedup": {"vs_teacher_fp32": results["student"]["raw_docs_per_sec"] / results["teacher"]["raw_docs_per_sec"],
                             "vs_teacher_fastest": results["student"]["raw_docs_per_sec"] / fastest_teacher,
@@ -292,14 +326,16 @@ def main(
     }
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(metrics, indent=2))
-    rows = [(n, f"{fmt_pct(results[n]['accuracy'])} {fmt_ci(results[n]['accuracy_ci'])}",
-             f"{results[n]['auc']:.4f}", f"{results[n]['size_mb']:.1f}", f"{results[n]['raw_docs_per_sec']:.1f}",
-             f"{results[n]['docs_per_sec']:.1f}", f"{results[n]['latency_p50_ms']:.2f}") for n in MODEL_NAMES]
+    score_key = "accuracy" if gold_test else "agreement_with_teacher"
+    rows = [(n, f"{fmt_pct(results[n][score_key])} {fmt_ci(results[n][score_key + '_ci'])}",
+             f"{results[n]['auc']:.4f}" if results[n]["auc"] is not None else "-", f"{results[n]['size_mb']:.1f}",
+             f"{results[n]['raw_docs_per_sec']:.1f}", f"{results[n]['docs_per_sec']:.1f}",
+             f"{results[n]['latency_p50_ms']:.2f}") for n in names]
     if runtime != "fp32":
         fast = results["teacher"]["runtime"]
         rows.append((f"teacher {runtime}", f"{fmt_pct(fast['accuracy'])} {fmt_ci(fast['accuracy_ci'])}",
                      f"{fast['auc']:.4f}", "", f"{fast['raw_docs_per_sec']:.1f}", f"{fast['docs_per_sec']:.1f}", ""))
-    msg.table(rows, header=("model", "acc % [95% CI]", "AUC", "MB", "docs/s raw text", "docs/s pre-tok.",
+    msg.table(rows, header=("model", ("acc" if gold_test else "agree w/ teacher") + " % [95% CI]", "AUC", "MB", "docs/s raw text", "docs/s pre-tok.",
                             "p50 ms"), divider=True)
     msg.info(f"The tokenizer alone runs at {metrics['tokenizer_docs_per_sec']:.0f} docs/s on the same texts "
              f"(the ceiling); the student at {100 * results['student']['raw_docs_per_sec'] / metrics['tokenizer_docs_per_sec']:.0f}% of it")
@@ -308,15 +344,20 @@ def main(
              f"{speedup['vs_teacher_fastest']:.0f}x the fastest gated teacher runtime's ({runtime})")
     for name, extra in extra_tests.items():
         line = ", ".join(f"{m} {fmt_pct(extra['models'][m]['accuracy'])} {fmt_ci(extra['models'][m]['accuracy_ci'])}"
-                         for m in MODEL_NAMES)
+                         for m in names)
         msg.info(f"Extra test set {name} ({extra['n']} docs): {line}")
-    diff = metrics["comparisons"]["student_vs_baseline"]
-    msg.info(f"student - baseline: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
-             f"McNemar p {diff['mcnemar_p'][0]:.3f}")
-    if too_wide_note(diff, len(gold)):
-        msg.warn(f"student - baseline: {too_wide_note(diff, len(gold))}")
-    if ratios["why_null"]:
-        msg.warn(f"No gap closed or error reduction: {ratios['why_null']}")
+    for key, diff in comparisons.items():
+        label = key.replace("_vs_", " - ")
+        msg.info(f"{label}: {100 * diff['difference']:+.1f} points {fmt_ci(diff['ci'], True)}, "
+                 f"McNemar p {diff['mcnemar_p'][0]:.3f}")
+        if key == "student_vs_baseline" and too_wide_note(diff, len(gold)):
+            msg.warn(f"{label}: {too_wide_note(diff, len(gold))}")
+    msg.info(f"Student and teacher agree on {fmt_pct(metrics['student_teacher_agreement'])}% "
+             f"{fmt_ci(metrics['student_teacher_agreement_ci'])} of the {len(gold)} test docs")
+    if not gold_test:
+        msg.warn("No accuracy was measured: the test texts have no gold labels")
+    elif distilled["why_null"]:
+        msg.warn(f"No gap closed or error reduction: {distilled['why_null']}")
     msg.good(f"Wrote {output_path}")
 
 

@@ -53,7 +53,7 @@ def student_command(project: Path, run: str, synthetic: Path, output: Path, seed
 def ablate_run(run_dir: Path, recipe: Dict, n_seeds: int, sizes: List[int], checkpoint: str) -> Dict:
     project, run = run_dir.parent.parent, run_dir.name
     corpus = project / "corpus" / run
-    for name, step in (("teacher/model-last", "train-teacher"), ("vectors", "vectors"), ("baseline", "train-baseline")):
+    for name, step in (("teacher/model-last", "teacher"), ("vectors", "vectors"), ("baseline", "train-baseline")):
         require(run_dir / name, f"the run's {name}", step)
     full = require(corpus / "synthetic.spacy", "the labelled synthetic set", "label")
     n_full = len(DocBin().from_disk(full))

@@ -37,7 +37,8 @@ def train_command(config: Path, route: str, seed: int, output: Path, run: str, a
     corpus = Path("corpus") / run
     if route == "distilled":
         data = ["--paths.synthetic", str(corpus / "synthetic.spacy"),
-                "--paths.original", str(corpus / f"{args['student_original']}.spacy")]
+                "--paths.original", str(corpus / f"{args['student_original']}.spacy"),
+                "--paths.unlabelled", str(corpus / "unlabelled_teacher")]
     else:  # the same model on gold labels only, trained as long as the baseline is
         epochs = Config().from_disk(BASELINE_CONFIG, interpolate=False)["training"]["max_epochs"]
         data = ["--paths.synthetic", "null", "--paths.original", str(corpus / "train.spacy"),

@@ -122,7 +122,7 @@ def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_l
     record_path = project / "training" / POOLED / "teacher_record.json"
     if record_path.exists():
         record = json.loads(record_path.read_text())
-    run_part(project, ["train-teacher"], overrides, f"pooled teacher ({', '.join(teacher_langs)})", record, "teacher")
+    run_part(project, ["teacher"], overrides, f"pooled teacher ({', '.join(teacher_langs)})", record, "teacher")
     record_path.write_text(json.dumps(record, indent=2))
     schedule = json.loads((project / "training" / POOLED / "teacher" / "schedule.json").read_text())
     return {"path": project / "training" / POOLED / "teacher" / "model-last", "langs": teacher_langs,

@@ -152,7 +152,7 @@ def main(
         for name in plan:
             link_teacher(projects[name], name, teacher["path"])
         order = language_order(projects)
-        rows = run_all_languages(projects, order, [s for s in point if s != "train-teacher"])
+        rows = run_all_languages(projects, order, [s for s in point if s != "teacher"])
         teacher = {k: (str(v) if isinstance(v, Path) else v) for k, v in teacher.items()}
     result = {"mode": mode, "teacher": teacher, "rows": rows,
               "run": {"order": order, "jobs": jobs if parallel else 1,

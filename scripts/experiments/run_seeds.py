@@ -34,7 +34,8 @@ def seed_command(model: str, extra: List[str], seed: int, output: Path, run: str
     corpus = Path("corpus") / run
     if model == "student":
         data = ["--paths.synthetic", str(corpus / "synthetic.spacy"),
-                "--paths.original", str(corpus / f"{student_original}.spacy")]
+                "--paths.original", str(corpus / f"{student_original}.spacy"),
+                "--paths.unlabelled", str(corpus / "unlabelled_teacher")]
     else:
         data = ["--paths.train", str(corpus / "train.spacy")]
     # train.py loads the vectors only for a config whose model reads them.
@@ -59,7 +60,7 @@ def main(
     if seed_routes not in ("routes", "no-routes"):
         raise InputError(f"seed_routes '{seed_routes}': use 'routes' or 'no-routes'; fix the var seed_routes")
     corpus, training = check_run(run, n_seeds, checkpoint)
-    teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "train-teacher")
+    teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "teacher")
     if not student_config.exists():
         raise InputError(f"student config {student_config}: no such file; fix the var student_config")
     configs = {**CONFIGS, "student": student_config}
@@ -72,7 +73,7 @@ def main(
     vocab = spacy.blank(lang).vocab
     gold = {split: list(DocBin().from_disk(corpus / f"{split}.spacy").get_docs(vocab)) for split in ("dev", "test")}
     indices = resample_indices(len(gold["test"]))
-    teacher_correct = score_docs(load_pipeline(teacher_path, "the trained teacher", "train-teacher"), gold["test"])[0]
+    teacher_correct = score_docs(load_pipeline(teacher_path, "the trained teacher", "teacher"), gold["test"])[0]
     # correct[variant][checkpoint][split]: (n_seeds, n_docs)
     correct = {m: {c: dict(zip(gold, score_seeds([folder[m, seed] / c for seed in range(n_seeds)], *gold.values())))
                    for c in CHECKPOINTS} for m in variants}

@@ -296,18 +296,24 @@ def tokenize_keeping(nlp, text: str, token_text: str) -> Doc:
 
 @registry.readers("distill.TrainingCorpus.v1")
 def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], max_length: int = 0,
-                           original_repeats: int = 1, merge_mask_token: bool = True) -> Callable:
-    """The teacher-labelled synthetic reviews followed by the original training reviews,
-    `original_repeats` times each (at 1000 reviews against ~20k synthetic ones, a single
-    pass makes the originals 4% of the updates). With `merge_mask_token`, the teacher's
-    mask token that the augment step recorded in a synthetic doc is kept as one token.
-    (Paths are optional like spaCy's Corpus.v1: a pipeline loads before they are set.)"""
+                           original_repeats: int = 1, merge_mask_token: bool = True,
+                           unlabelled: Optional[Path] = None) -> Callable:
+    """The teacher-labelled synthetic reviews, then the teacher-labelled unlabelled texts
+    (`unlabelled`: the `label` step's folder of chunks, null for none), then the original
+    training reviews, `original_repeats` times (at 1000 reviews against ~20k synthetic
+    ones, a single pass makes the originals 4% of the updates). With `merge_mask_token`,
+    the teacher's mask token that the augment step recorded in a synthetic doc is kept as
+    one token. (Paths are optional like spaCy's Corpus.v1: a pipeline loads before they
+    are set.)"""
     if original_repeats < 1:
         raise ValueError(f"TrainingCorpus: original_repeats must be at least 1, got {original_repeats}")
     # No synthetic set (null): the original reviews alone, e.g. gold labels for a config's
     # own baseline.
     synthetic_corpus = Corpus(synthetic, max_length=max_length) if synthetic is not None else (lambda nlp: [])
     original_corpus = Corpus(original, max_length=max_length)
+    # a folder with no chunk in it (no unlabelled texts) is no corpus at all
+    unlabelled_corpus = Corpus(unlabelled, max_length=max_length) \
+        if unlabelled is not None and any(Path(unlabelled).glob("*.spacy")) else (lambda nlp: [])
 
     def read(nlp) -> Iterator[Example]:
         for eg in synthetic_corpus(nlp):
@@ -315,6 +321,7 @@ def create_training_corpus(synthetic: Optional[Path], original: Optional[Path], 
             if merge_mask_token and mask_token and mask_token in eg.reference.text:
                 eg = Example(tokenize_keeping(nlp, eg.reference.text, mask_token), eg.reference)
             yield eg
+        yield from unlabelled_corpus(nlp)
         for _ in range(original_repeats):
             yield from original_corpus(nlp)
 

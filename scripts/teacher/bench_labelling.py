@@ -59,7 +59,7 @@ def main(
 ):
     import torch
 
-    require(teacher_path, "the trained teacher", "train-teacher")
+    require(teacher_path, "the trained teacher", "teacher")
     require(docs_path, "the synthetic docs", "augment")
     try:
         worker_counts = sorted({int(w) for w in workers.split(",") if w.strip()})

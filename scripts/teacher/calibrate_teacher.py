@@ -61,11 +61,19 @@ def main(
     runtime_file: Path = typer.Option(None, help="Run the teacher in the runtime choose_runtime.py chose "
                                       "(default fp32), as labelling will"),
 ):
-    require(teacher_path, "the trained teacher", "train-teacher")
+    require(teacher_path, "the trained teacher", "teacher")
     require(dev_path, "the dev docs", "corpus")
     runtime, int8_scales = read_chosen_runtime(runtime_file) if runtime_file else ("fp32", None)
     teacher = load_teacher(teacher_path, runtime, int8_scales)
     docs = list(DocBin().from_disk(dev_path).get_docs(teacher.vocab))
+    if docs and all(d.user_data.get("label_source") == "teacher" for d in docs):
+        # no gold labels (the `unlabelled` workflow): the teacher's own labels cannot calibrate it
+        result = {"temperature": 1.0, "fitted": False, "dev_docs": len(docs), "runtime": runtime,
+                  "why": "no gold dev labels: the dev set was labelled by the teacher itself"}
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        output_path.write_text(json.dumps(result, indent=2))
+        msg.info(f"No gold dev labels: no temperature fitted (1.0); wrote {output_path}")
+        return
     if not docs or any(not d.cats for d in docs):
         raise InputError(f"{dev_path}: {sum(not d.cats for d in docs)} of {len(docs)} docs have no gold cats; "
                          "calibration needs the labelled dev set (corpus/RUN/dev.spacy)")

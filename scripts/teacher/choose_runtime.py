@@ -24,7 +24,8 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
 from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, load_teacher, not_worth_trying,
-                             save_scales, smoothing_scales, timed_probs, unsupported_reason)
+                             save_scales, smoothing_scales, teacher_reason, timed_probs,
+                                             unsupported_reason)
 
 FALLBACK_ORDER = ("int8", "bf16", "fp32")
 
@@ -74,7 +75,7 @@ def main(
     import spacy
 
     candidates = candidates_for(runtime)
-    require(teacher_path, "the trained teacher", "train-teacher")
+    require(teacher_path, "the trained teacher", "teacher")
     require(dev_path, "the dev docs", "corpus")
     require(synthetic_path, "the synthetic docs", "augment")
     if sample_docs < 1 or batch_size < 1:
@@ -103,7 +104,8 @@ def main(
 
     skipped = {}
     for name in candidates:
-        reason = unsupported_reason(name) or (not_worth_trying(name) if runtime == "auto" else None)
+        reason = unsupported_reason(name) or teacher_reason(name, teacher_path) or \
+            (not_worth_trying(name) if runtime == "auto" else None)
         if reason:
             msg.warn(f"Runtime {name} not tried: {reason}")
             skipped[name] = reason

@@ -3,7 +3,7 @@ in bf16 where the CPU has bf16 instructions, and start the classification head f
 linear probe. Not shipped with the student.
 
 configs/teacher.cfg names them in [initialize], so only training reads them: the
-`train-teacher` step passes this file as `--code`. A trained teacher loads without it.
+`teacher` step passes this file as `--code`. A trained teacher loads without it.
 """
 from pathlib import Path
 from typing import Literal, Optional, Tuple, get_args

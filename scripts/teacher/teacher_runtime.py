@@ -167,15 +167,46 @@ def transformer_shims(nlp) -> List:
     return shims
 
 
+def hf_components(nlp) -> List:
+    """Components that hold a Hugging Face classifier of their own (a given teacher, hf_textcat)."""
+    return [component for _, component in nlp.pipeline if getattr(component, "hf_model", None) is not None]
+
+
+def teacher_factories(teacher_path: Path) -> set:
+    """The factories of a saved pipeline's components, read from its config.cfg (cheap: nothing loads)."""
+    from spacy.util import load_config
+
+    config = load_config(Path(teacher_path) / "config.cfg", interpolate=False)
+    return {str(c.get("factory", "")) for c in config.get("components", {}).values()}
+
+
+def teacher_reason(runtime: str, teacher_path: Path) -> Optional[str]:
+    """Why this teacher cannot run in `runtime`, else None: bf16 needs a torch model inside,
+    int8 a spaCy transformer component (its smoothing is measured through it)."""
+    factories = teacher_factories(teacher_path)
+    if runtime == "fp32":
+        return None
+    if runtime == "int8" and "transformer" not in factories:
+        return "the teacher has no spaCy transformer component (int8 is measured and quantized through one)"
+    if runtime == "bf16" and not factories & {"transformer", "hf_textcat"}:
+        return "the teacher has no transformer to run in bf16"
+    return None
+
+
 def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarray]] = None) -> None:
     """Switch the forward pass of `nlp`'s transformer to `runtime`, in place (for inference only).
     int8 needs the smoothing scales `smoothing_scales` measured for this teacher."""
+    if runtime == "fp32":
+        return
     reason = unsupported_reason(runtime)
     if reason:
         raise RuntimeError(f"teacher runtime {runtime}: {reason}")
     shims = transformer_shims(nlp)
-    if not shims:
-        raise ValueError("the pipeline has no transformer component to run in another precision")
+    wrapped = hf_components(nlp)
+    if runtime == "bf16" and wrapped:
+        bf16_autocast([component.hf_model for component in wrapped])
+    if not shims and not wrapped:
+        raise ValueError("the pipeline has no transformer to run in another precision")
     if runtime == "int8" and (int8_scales is None or len(shims) != 1):
         raise ValueError("int8 needs the smoothing scales measured for this teacher (one transformer)")
     for shim in shims:
@@ -190,7 +221,7 @@ def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarr
 def load_teacher(path: Path, runtime: str = "fp32", int8_scales: Optional[Path] = None):
     from scripts.shared.cli_support import load_pipeline
 
-    nlp = load_pipeline(path, "the trained teacher", "train-teacher")
+    nlp = load_pipeline(path, "the trained teacher", "teacher")
     apply_runtime(nlp, runtime, load_scales(int8_scales) if runtime == "int8" and int8_scales else None)
     return nlp
 

@@ -13,9 +13,9 @@ Setting a probability to 0 switches that method off. A word budget may stop the 
 before the target size: the teacher's labelling time grows with the words it reads, so
 the same budget gives languages with long reviews fewer examples in about the same time.
 
-Unlabelled in-domain texts, when given, go into the set as they are (the teacher labels
-them) and are augmented like the training reviews. The run's sizes and rounds are
-written next to the output as OUTPUT.augment.json.
+Unlabelled in-domain texts, when given (the corpus step's sample of them), are augmented
+like the training reviews; the `label` step labels all of them as they are, apart from
+this set. The run's sizes and rounds are written next to the output as OUTPUT.augment.json.
 """
 import json
 import random
@@ -248,13 +248,26 @@ def tag_lexicon(tagger, words: List[str], tags: Set[str]) -> Dict[str, List[str]
     return dict(lexicon)
 
 
+# The mask word for a teacher without a transformer tokenizer (a spaCy textcat of its own):
+# a token no review holds, which such a teacher reads as an unknown word.
+PLAIN_MASK = "[MASK]"
+
+
 def teacher_mask_token(teacher_path: Path) -> str:
-    teacher = load_pipeline(teacher_path, "the trained teacher", "train-teacher")
-    for _, component in teacher.pipeline:
-        tokenizer = getattr(getattr(component, "model", None), "tokenizer", None)
+    """The mask token of the teacher's tokenizer (a spaCy transformer's or a given Hugging
+    Face classifier's); a teacher without one masks with PLAIN_MASK."""
+    teacher = load_pipeline(teacher_path, "the teacher", "teacher")
+    tokenizers = [getattr(component, "tokenizer", None) or getattr(getattr(component, "model", None), "tokenizer", None)
+                  for _, component in teacher.pipeline]
+    found = [t for t in tokenizers if t is not None]
+    for tokenizer in found:
         if getattr(tokenizer, "mask_token", None):
             return tokenizer.mask_token
-    raise InputError(f"{teacher_path}: the teacher's tokenizer has no mask token; choose a masked-LM backbone")
+    if found:
+        raise InputError(f"{teacher_path}: the teacher's tokenizer has no mask token; choose a masked-LM backbone, "
+                         "or set the var p_mask to 0")
+    msg.info(f"The teacher has no transformer tokenizer: masked words become {PLAIN_MASK}")
+    return PLAIN_MASK
 
 
 def read_unlabelled(path: Optional[Path], vocab) -> List[str]:
@@ -301,25 +314,20 @@ def main(
     tagger = spacy.load(tagger_path)
     check_tagger(tagger, tagger_path)
     train_docs = list(DocBin().from_disk(train_path).get_docs(tagger.vocab))
-    if not train_docs:
-        raise InputError(f"{train_path}: no training reviews to augment; check the corpus step's n_train")
     extra = read_unlabelled(unlabelled, tagger.vocab)
-    unused = 0
-    if target_size and len(extra) > target_size:
-        # the set keeps its size: the first target_size texts (the corpus step shuffled them)
-        unused, extra = len(extra) - target_size, extra[:target_size]
-        msg.warn(f"{unlabelled}: {len(extra) + unused} unlabelled texts, more than the {target_size} examples asked "
-                 f"for: using {len(extra)}, no synthetic ones; raise the var synthetic_size to use them all")
+    if not train_docs and not extra:
+        raise InputError(f"{train_path}: no training reviews and no unlabelled texts to augment; check the corpus "
+                         "step's n_train, or give unlabelled texts (var unlabelled)")
     reviews = tag_reviews(tagger, [d.text for d in train_docs] + extra)
     lexicon = None
     if lexicon_words and p_lexicon:
         words = frequent_words(tagger.lang, lexicon_words, var="lexicon_words")
         lexicon = tag_lexicon(tagger, words, open_tags(reviews))
     examples, record = augment_all(reviews, settings, mask_token, seed, target_size or None, progress=True,
-                                   fixed=extra, lexicon=lexicon, max_words=max_words or None)
+                                   lexicon=lexicon, max_words=max_words or None)
     nlp = spacy.blank(tagger.lang)
     db = DocBin(store_user_data=True)
-    rows = [(text, ("unlabelled",), len(train_docs) + i) for i, text in enumerate(extra)] + examples
+    rows = examples
     for (text, methods, index), doc in zip(rows, nlp.pipe(t for t, _, _ in rows)):
         doc.user_data["augment_methods"] = list(methods)
         doc.user_data["review_index"] = index
@@ -328,13 +336,13 @@ def main(
         db.add(doc)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output_path)
-    record.update(n_reviews=len(train_docs), n_unlabelled=len(extra), n_unlabelled_unused=unused,
+    record.update(n_reviews=len(train_docs), n_unlabelled_sources=len(extra),
                   mask_token=mask_token, seed=seed,
                   p_lexicon=p_lexicon, n_lexicon=sum(map(len, (lexicon or {}).values())))
     output_path.with_name(output_path.stem + ".augment.json").write_text(json.dumps(record, indent=2))
     per_method = Counter(m for _, methods, _ in rows for m in methods)
-    msg.good(f"{len(rows)} examples: {len(examples)} synthetic from {len(train_docs)} reviews"
-             + (f" and {len(extra)} unlabelled texts, plus those {len(extra)} texts as they are" if extra else "")
+    msg.good(f"{len(rows)} synthetic examples from {len(train_docs)} reviews"
+             + (f" and {len(extra)} unlabelled texts" if extra else "")
              + f"; {record['rounds']} rounds per review (mask token {mask_token!r})")
     if record["word_capped"]:
         msg.info(f"The word budget ended the set at {len(rows)} of the {target_size} examples asked for: "
@@ -343,7 +351,7 @@ def main(
     if record["saturated"]:
         msg.warn(f"Only {len(rows)} of the {target_size} examples asked for: {SATURATION_ROUNDS} rounds in a row "
                  "added nothing new (too few or too short training reviews for that size)")
-    msg.table([(m, per_method[m]) for m in METHODS + ("unlabelled",)], header=("method", "examples"), divider=True)
+    msg.table([(m, per_method[m]) for m in METHODS], header=("method", "examples"), divider=True)
     msg.info(f"Dropped: {record['dropped']}")
 
 

@@ -1,40 +1,41 @@
 """Have the teacher label docs with its probabilities, as float cats, resumably.
 
-Docs are sorted by length so each batch pads little, and labelled without gradients.
-Output goes to numbered chunk files written atomically, next to a manifest naming
-the input; an interrupted run skips the chunks already on disk, so no doc is lost or
-labelled twice. When all chunks exist they are merged, in input order, into the output,
-and OUTPUT.labelling.json records the teacher, the runtime and the workers that made it.
-
-The teacher runs in the runtime the `teacher-runtime` step chose behind its quality gate
-(fp32, bf16 or int8: only the transformer's forward pass changes), in `workers` processes
-that share the cores; a chunk is written by the main process only once it is complete,
-so the resume guarantee holds whatever the number of workers.
+Two kinds of input:
+  - a .spacy file (the synthetic set, the training reviews): its docs are sorted by
+    length so each batch pads little, labelled in chunks, and merged, in input order,
+    into OUTPUT (.spacy);
+  - a text file, one text per line (the corpus step's unlabelled.txt, any size): read
+    one chunk at a time and never held whole, each labelled chunk kept as a file in the
+    folder OUTPUT, which the student's reader takes as it is. Memory does not grow with
+    the file.
+Chunks are written atomically next to a manifest naming the teacher, the input and the
+settings; an interrupted run skips the chunks already on disk, so no doc is lost or
+labelled twice. OUTPUT.labelling.json (or OUTPUT/labelling.json) records what made the
+labels. The teacher runs in the runtime the `teacher-runtime` step chose behind its
+quality gate (only the transformer's forward pass changes), without gradients.
 """
+import hashlib
+import itertools
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import numpy
 import spacy
 import typer
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
 from scripts.teacher.calibrate_teacher import apply_temperature
 from scripts.teacher.choose_runtime import read_chosen_runtime
 from scripts.shared.cli_support import InputError, require, require_gpu, run_cli, sha256_of
-from scripts.teacher.teacher_runtime import init_worker, load_teacher, predict_probs, worker_predict
+from scripts.teacher.teacher_runtime import load_teacher, predict_probs
 
 
 def folder_fingerprint(folder: Path) -> str:
     """sha256 over every file's relative path and contents: a retrained teacher differs."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + sha256_of(path).encode())
@@ -51,7 +52,7 @@ MANIFEST = "manifest.json"
 def labeller_files(chunk_dir: Path) -> List[Path]:
     """The files this script writes in a chunk folder: its manifest, chunks and half-written chunks."""
     return [p for p in chunk_dir.iterdir()
-            if p.name == MANIFEST or (p.name.startswith("chunk-") and p.suffix in (".spacy", ".tmp"))]
+            if p.name in (MANIFEST, "labelling.json") or (p.name.startswith("chunk-") and p.suffix in (".spacy", ".tmp"))]
 
 
 def remove_labeller_files(chunk_dir: Path) -> None:
@@ -114,14 +115,41 @@ def read_temperature(value: str, temperature_file: Path) -> float:
     return temperature
 
 
+def text_chunks(path: Path, chunk_size: int) -> Iterator[List[str]]:
+    """The lines of a text file (one text each, blank lines skipped), chunk_size at a time."""
+    with path.open(encoding="utf-8") as f:
+        texts = (line.strip() for line in f)
+        while True:
+            chunk = list(itertools.islice((t for t in texts if t), chunk_size))
+            if not chunk:
+                return
+            yield chunk
+
+
+def teacher_probs(teacher, texts: List[str], batch_size: int, temperature: float):
+    """(labels, probabilities) of the teacher for `texts`, the temperature applied."""
+    labels, probs = predict_probs(teacher, texts, batch_size)
+    return labels, apply_temperature(probs, temperature)
+
+
+def text_docs(vocab, texts: List[str], labels: List[str], probs) -> DocBin:
+    """Docs of one-line texts (split at single spaces, so doc.text is the text) with their cats."""
+    db = DocBin(store_user_data=True)
+    for text, p in zip(texts, probs):
+        words = text.split(" ")
+        doc = Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
+        doc.cats = {label: float(x) for label, x in zip(labels, p)}
+        db.add(doc)
+    return db
+
+
 def main(
-    teacher_path: Path = typer.Argument(..., help="The fine-tuned teacher pipeline"),
-    input_path: Path = typer.Argument(..., help="Docs to label (.spacy)"),
-    output_path: Path = typer.Argument(..., help="Labelled docs (.spacy)"),
-    chunk_dir: Path = typer.Option(None, help="Where chunks are kept until the merge; default OUTPUT.chunks"),
+    teacher_path: Path = typer.Argument(..., help="The teacher pipeline"),
+    input_path: Path = typer.Argument(..., help="Docs to label: .spacy, or a text file with one text per line"),
+    output_path: Path = typer.Argument(..., help="Labelled docs: a .spacy file, or for a text file a folder of chunks"),
+    chunk_dir: Path = typer.Option(None, help="Where .spacy chunks are kept until the merge; default OUTPUT.chunks"),
     chunk_size: int = typer.Option(1000, help="Docs per chunk file"),
     batch_size: int = typer.Option(64, help="Docs per teacher batch"),
-    workers: int = typer.Option(1, help="Labelling processes, the cores shared among them (CPU only)"),
     runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16 (int8 through "
                                 "--runtime-file)"),
     runtime_file: Path = typer.Option(None, help="Use the runtime choose_runtime.py chose (overrides --runtime)"),
@@ -130,11 +158,11 @@ def main(
                                     "--temperature-file"),
     temperature_file: Path = typer.Option(None, help="JSON from calibrate_teacher.py"),
 ):
-    require(teacher_path, "the trained teacher", "train-teacher")
-    require(input_path, "the docs to label", "augment")
-    if chunk_size < 1 or batch_size < 1 or workers < 1:
-        raise InputError(f"chunk-size, batch-size and workers must be at least 1, got {chunk_size}, {batch_size} "
-                         f"and {workers}; fix the options or the var label_workers")
+    require(teacher_path, "the teacher", "teacher")
+    require(input_path, "the docs to label", "corpus" if input_path.suffix != ".spacy" else "augment")
+    if chunk_size < 1 or batch_size < 1:
+        raise InputError(f"chunk-size and batch-size must be at least 1, got {chunk_size} and {batch_size}; fix the "
+                         "options or the var label_batch_size")
     int8_scales = None
     if runtime_file is not None:
         runtime, int8_scales = read_chosen_runtime(runtime_file)
@@ -143,54 +171,61 @@ def main(
                          "smoothing scales the teacher-runtime step measures)")
     temperature_value = read_temperature(temperature, temperature_file)
     require_gpu(gpu_id)
-    import torch
-
-    # one process owns a GPU; on the CPU no more workers than the threads this process may use
-    # (a `languages` job limited to one core labels in one process)
-    workers = 1 if gpu_id >= 0 else min(workers, torch.get_num_threads())
-    chunk_dir = chunk_dir or output_path.with_suffix(".chunks")
+    manifest = {"teacher": folder_fingerprint(teacher_path), "input": sha256_of(input_path),
+                "chunk_size": chunk_size, "batch_size": batch_size, "temperature": temperature_value,
+                "runtime": runtime}
+    record = {"teacher": str(teacher_path), "runtime": runtime, "temperature": temperature_value,
+              "input": str(input_path)}
     vocab = spacy.blank("xx").vocab
+    teacher = None
+
+    def loaded_teacher():  # loaded once, and only if a chunk is left to label
+        nonlocal teacher
+        if teacher is None:
+            teacher = load_teacher(teacher_path, runtime, int8_scales)
+            msg.info(f"Labelling with the {runtime} teacher")
+        return teacher
+
+    if input_path.suffix != ".spacy":
+        prepare_chunk_dir(output_path, manifest)
+        n_docs = done = 0
+        with tqdm(unit="docs", desc="label", smoothing=0.1) as bar:
+            for index, texts in enumerate(text_chunks(input_path, chunk_size)):
+                n_docs += len(texts)
+                if chunk_path(output_path, index).exists():
+                    done += 1
+                else:
+                    labels, probs = teacher_probs(loaded_teacher(), texts, batch_size, temperature_value)
+                    write_atomically(text_docs(vocab, texts, labels, probs), chunk_path(output_path, index))
+                bar.update(len(texts))
+        if done:
+            msg.info(f"Resumed: {done} chunks were already labelled")
+        (output_path / "labelling.json").write_text(json.dumps({**record, "n_docs": n_docs}, indent=2))
+        msg.good(f"Labelled {n_docs} texts into {output_path}/ with the {runtime} teacher (temperature "
+                 f"{temperature_value:.2f})")
+        return
+    chunk_dir = chunk_dir or output_path.with_suffix(".chunks")
     docs = list(DocBin().from_disk(input_path).get_docs(vocab))
     order = sorted(range(len(docs)), key=lambda i: (len(docs[i].text), i))
     chunks = [order[start:start + chunk_size] for start in range(0, len(order), chunk_size)]
-    prepare_chunk_dir(chunk_dir, {"teacher": folder_fingerprint(teacher_path), "input": sha256_of(input_path),
-                                  "n_docs": len(docs), "chunk_size": chunk_size, "batch_size": batch_size,
-                                  "temperature": temperature_value, "runtime": runtime})
+    prepare_chunk_dir(chunk_dir, {**manifest, "n_docs": len(docs)})
     done = [i for i in range(len(chunks)) if chunk_path(chunk_dir, i).exists()]
     if done:
         msg.info(f"Resuming: {len(done)} of {len(chunks)} chunks already labelled")
-    # longest chunks first, so parallel workers finish close together
-    pending = [i for i in reversed(range(len(chunks))) if i not in done]
-    texts_of = lambda index: [docs[i].text for i in chunks[index]]  # noqa: E731
-    # loaded before any work is announced, parallel workers or not: a teacher that cannot
-    # load fails here in one line, not inside a worker
-    teacher = load_teacher(teacher_path, runtime, int8_scales) if pending else None
-    msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher in {workers} process(es)")
     with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
               desc="label", smoothing=0.1) as bar:
-        def finish(index: int, labels: List[str], probs: numpy.ndarray) -> None:
+        for index in range(len(chunks)):
+            if index in done:
+                continue
+            labels, probs = teacher_probs(loaded_teacher(), [docs[i].text for i in chunks[index]], batch_size,
+                                          temperature_value)
             db = DocBin(store_user_data=True)
-            for i, p in zip(chunks[index], apply_temperature(probs, temperature_value)):
-                doc = docs[i]
-                doc.cats = {label: float(x) for label, x in zip(labels, p)}
-                doc.user_data["input_index"] = i
-                db.add(doc)
+            for i, p in zip(chunks[index], probs):
+                docs[i].cats = {label: float(x) for label, x in zip(labels, p)}
+                docs[i].user_data["input_index"] = i
+                db.add(docs[i])
             write_atomically(db, chunk_path(chunk_dir, index))
             bar.update(len(chunks[index]))
-
-        if workers == 1 and pending:
-            for index in pending:
-                finish(index, *predict_probs(teacher, texts_of(index), batch_size))
-        elif pending:
-            teacher = None  # each worker loads its own
-            threads = max(1, torch.get_num_threads() // workers)
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                                     initargs=(str(teacher_path), runtime,
-                                               str(int8_scales) if int8_scales else None, threads)) as pool:
-                futures = {pool.submit(worker_predict, texts_of(index), batch_size): index for index in pending}
-                for future in as_completed(futures):
-                    finish(futures[future], *future.result())
     labelled = {}
     for index in range(len(chunks)):
         for doc in DocBin().from_disk(chunk_path(chunk_dir, index)).get_docs(vocab):
@@ -203,9 +238,7 @@ def main(
         merged.add(labelled[i])
     output_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(merged, output_path)
-    write_labelling_record(output_path, {"teacher": str(teacher_path), "runtime": runtime, "workers": workers,
-                                         "n_docs": len(docs), "temperature": temperature_value,
-                                         "input": str(input_path)})
+    write_labelling_record(output_path, {**record, "n_docs": len(docs)})
     remove_labeller_files(chunk_dir)
     means = {label: sum(d.cats.get(label, 0.0) for d in labelled.values()) / max(1, len(docs))
              for label in (next(iter(labelled.values())).cats if labelled else {})}
@@ -218,7 +251,7 @@ def labelling_record_path(output_path: Path) -> Path:
 
 
 def write_labelling_record(output_path: Path, record: dict) -> None:
-    """What made the labels (teacher, runtime, workers), next to them for evaluate and report."""
+    """What made the labels (teacher, runtime), next to them for evaluate and report."""
     labelling_record_path(output_path).write_text(json.dumps(record, indent=2))
 
 

@@ -15,6 +15,12 @@ would look up the lower form, and StaticVectors honours it, but spaCy 3.8 does n
 `attr` for a default-mode table: a saved and reloaded student would look up ORTH again.
 tests/test_student.py checks this, so the day spaCy saves it this can go.)
 Writes a spaCy pipeline folder that `[initialize] vectors` can name.
+
+A teacher you bring: a Hugging Face classifier gives its encoder's states the same way,
+and the verdict directions come from the classifier itself, run on each word alone (its
+log-probability of each class minus the first's, scaled to the first PCA dimension).
+A spaCy teacher without a transformer has no states to give: its vectors hold only
+those k-1 verdicts, which the student's embedding layer still reads.
 """
 import gzip
 import json
@@ -54,7 +60,28 @@ def frequent_words(lang: str, n_words: int, var: str = "vectors_words") -> List[
     return words[:n_words]
 
 
-def embed_words(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
+def teacher_encoder(teacher):
+    """(Hugging Face encoder, tokenizer) of the teacher's transformer, or None without one."""
+    if "transformer" in teacher.pipe_names:
+        trf = teacher.get_pipe("transformer").model
+        return trf.transformer, trf.tokenizer
+    textcat = teacher.get_pipe("textcat")
+    if getattr(textcat, "hf_model", None) is not None:  # a given Hugging Face classifier
+        return textcat.hf_model.base_model, textcat.tokenizer
+    return None
+
+
+def word_verdicts(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
+    """(words, k-1): the teacher's log-probability of each class but the first, minus the
+    first's, for each word alone."""
+    from scripts.teacher.teacher_runtime import predict_probs
+
+    _, probs = predict_probs(teacher, words, batch_size)
+    log_probs = numpy.log(numpy.clip(probs, 1e-7, 1.0))
+    return (log_probs[:, 1:] - log_probs[:, :1]).astype("float32")
+
+
+def embed_words(encoder, words: List[str], batch_size: int) -> numpy.ndarray:
     """Mean of the teacher transformer's last hidden states over each word's pieces, one
     row per word in `words`' order. The words run sorted by their number of pieces, so a
     batch pads little: on nl's 8,000 most frequent words 1.72x as fast as in frequency
@@ -62,8 +89,7 @@ def embed_words(teacher, words: List[str], batch_size: int) -> numpy.ndarray:
     padding out of each word's states)."""
     import torch
 
-    trf = teacher.get_pipe("transformer").model
-    model, tokenizer = trf.transformer, trf.tokenizer
+    model, tokenizer = encoder
     model.eval()
     n_pieces = [len(ids) for ids in tokenizer(list(words))["input_ids"]] if words else []
     order = numpy.argsort(n_pieces, kind="stable")
@@ -126,6 +152,8 @@ def main(
                                 "only the training reviews' words)"),
     dims: int = typer.Option(96, help="Dimensions kept by PCA"),
     train_path: Path = typer.Option(None, help="Training reviews whose words are added too"),
+    unlabelled_path: Path = typer.Option(None, help="Unlabelled texts (.spacy, the corpus step's sample) whose "
+                                         "words are added too"),
     word_list: Path = typer.Option(None, help="Your own word list (one word per line, most frequent "
                                    "first) instead of wordfreq's"),
     batch_size: int = typer.Option(256),
@@ -135,7 +163,7 @@ def main(
                          f"{batch_size} (vars vectors_words, vectors_dims)")
     if n_words == 0 and train_path is None:
         raise InputError("n-words 0 takes only the training reviews' words, but no --train-path was given")
-    require(teacher_path, "the trained teacher", "train-teacher")
+    require(teacher_path, "the teacher", "teacher")
     if n_words == 0:
         words = []
     elif word_list is not None:
@@ -143,10 +171,10 @@ def main(
         words = list(dict.fromkeys(w.strip() for w in lines.splitlines() if WORD.match(w.strip())))[:n_words]
     else:
         words = frequent_words(lang, n_words)
-    if train_path is not None:
-        vocab = spacy.blank(lang).vocab
-        seen = set(words)
-        for doc in DocBin().from_disk(require(train_path, "the training reviews", "corpus")).get_docs(vocab):
+    vocab = spacy.blank(lang).vocab
+    seen = set(words)
+    for path in (p for p in (train_path, unlabelled_path) if p is not None):
+        for doc in DocBin().from_disk(require(path, "the corpus texts", "corpus")).get_docs(vocab):
             for token in doc:
                 word = token.lower_
                 if word not in seen and WORD.match(word):
@@ -154,17 +182,35 @@ def main(
                     words.append(word)
     if dims > min(len(words), 384 * 4):
         raise InputError(f"dims {dims} is more than the {len(words)} words allow; lower the var vectors_dims")
-    teacher = load_pipeline(teacher_path, "the trained teacher", "train-teacher")
+    teacher = load_pipeline(teacher_path, "the teacher", "teacher")
     start = time.time()
-    embedded = embed_words(teacher, words, batch_size)
-    directions = head_directions(teacher)
-    verdicts = embedded @ directions.T  # (words, k-1): where the head's class scores differ
-    rest = embedded - verdicts @ directions
-    if dims <= len(directions):
-        raise InputError(f"dims {dims} leaves no room beside the head's {len(directions)} class directions; "
-                         f"raise the var vectors_dims above {len(directions)}")
-    components, explained = pca(rest, min(dims, embedded.shape[1]) - len(directions))
-    reduced = numpy.hstack([verdicts - verdicts.mean(axis=0), components]).astype("float32")
+    encoder = teacher_encoder(teacher)
+    n_classes = len(teacher.get_pipe("textcat").labels)
+    if dims <= n_classes - 1 and encoder is not None:
+        raise InputError(f"dims {dims} leaves no room beside the head's {n_classes - 1} class directions; "
+                         f"raise the var vectors_dims above {n_classes - 1}")
+    if encoder is None:
+        msg.info("The teacher has no transformer: the vectors hold only its verdict on each word alone "
+                 f"({n_classes - 1} dims)")
+        verdicts = word_verdicts(teacher, words, batch_size)
+        reduced = (verdicts - verdicts.mean(axis=0)).astype("float32")
+        variance_share, explained = 1.0, numpy.zeros(0)
+    else:
+        embedded = embed_words(encoder, words, batch_size)
+        if "transformer" in teacher.pipe_names:  # the head reads these states: its directions are exact
+            directions = head_directions(teacher)
+            verdicts = embedded @ directions.T  # (words, k-1): where the head's class scores differ
+            rest = embedded - verdicts @ directions
+            n_directions = len(directions)
+        else:  # a given classifier's head reads other states: its verdicts on each word instead
+            verdicts, rest, n_directions = word_verdicts(teacher, words, batch_size), embedded, n_classes - 1
+        components, explained = pca(rest, min(dims, embedded.shape[1]) - n_directions)
+        verdicts = verdicts - verdicts.mean(axis=0)
+        if "transformer" not in teacher.pipe_names and len(components):
+            verdicts = verdicts / verdicts.std(axis=0).clip(1e-6) * components[:, 0].std()
+        reduced = numpy.hstack([verdicts, components]).astype("float32")
+        variance_share = float(verdicts.var(axis=0).sum() / (verdicts.var(axis=0).sum() + rest.var(axis=0).sum())) \
+            if "transformer" not in teacher.pipe_names else float(verdicts.var(axis=0).sum() / embedded.var(axis=0).sum())
     nlp = spacy.blank(lang)
     vectors = Vectors(strings=nlp.vocab.strings, shape=reduced.shape)  # adding a key adds its string
     vectors.data[:] = reduced
@@ -175,7 +221,7 @@ def main(
     output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)
     info = {"words": len(words), "keys": vectors.n_keys, "dims": int(reduced.shape[1]),
-            "head_direction_share_of_variance": round(float(verdicts.var(axis=0).sum() / embedded.var(axis=0).sum()), 4),
+            "head_direction_share_of_variance": round(variance_share, 4), "teacher_has_encoder": encoder is not None,
             "explained_variance": [round(float(x), 4) for x in explained[:10]],
             "explained_total": round(float(explained.sum()), 4), "seconds": round(time.time() - start, 1),
             "size_mb": round(sum(f.stat().st_size for f in output_dir.rglob("*") if f.is_file()) / 1e6, 1)}
