@@ -120,4 +120,6 @@ def test_an_edit_to_the_students_code_never_retrains_or_reruns_the_teacher():
         assert "scripts/student/distillation.py" not in steps[name]["deps"], name
     for name in ("train-student", "train-baseline", "evaluate", "package"):
         assert "scripts/student/distillation.py" in steps[name]["deps"], name
-    assert "--code scripts/teacher/teacher_callbacks.py" in steps["teacher"]["script"][0]
+    from scripts.teacher.make_teacher import TEACHER_CODE
+
+    assert TEACHER_CODE == "scripts/teacher/teacher_callbacks.py" and TEACHER_CODE in steps["teacher"]["deps"]

@@ -55,9 +55,6 @@ def load_pipeline(path: Path, what: str, step: str):
     import catalogue
     import spacy
 
-    # the project's own components, which a given teacher or a student as teacher may name
-    from scripts.student import distillation  # noqa: F401
-    from scripts.teacher import hf_textcat  # noqa: F401
 
     require(path, what, step)
     try:

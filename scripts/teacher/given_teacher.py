@@ -77,8 +77,6 @@ def find_textcat(nlp, spec: str) -> str:
 def load_spacy_teacher(path: Path, label_map: Dict[str, str]):
     import spacy
 
-    from scripts.student import distillation  # noqa: F401  (a student of this project can teach too)
-
     try:
         nlp = spacy.load(path)
     except Exception as err:  # noqa: BLE001  (spaCy, catalogue and thinc each raise their own)

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
+from scripts.teacher import hf_textcat  # noqa: F401  (the component a given Hugging Face teacher runs in)
 from scripts.teacher.teacher_callbacks import BF16_FLAGS, bf16_autocast, cpu_flags
 
 RUNTIMES = ("fp32", "bf16", "int8")
@@ -221,7 +222,7 @@ def apply_runtime(nlp, runtime: str, int8_scales: Optional[Dict[str, numpy.ndarr
 def load_teacher(path: Path, runtime: str = "fp32", int8_scales: Optional[Path] = None):
     from scripts.shared.cli_support import load_pipeline
 
-    nlp = load_pipeline(path, "the trained teacher", "teacher")
+    nlp = load_pipeline(path, "the teacher", "teacher")
     apply_runtime(nlp, runtime, load_scales(int8_scales) if runtime == "int8" and int8_scales else None)
     return nlp
 

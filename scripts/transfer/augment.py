@@ -30,7 +30,8 @@ from spacy.tokens import DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.teacher.teacher_runtime import load_teacher
 from scripts.transfer.make_vectors import frequent_words
 
 METHODS = ("mask", "pos", "ngram", "sentence")
@@ -256,7 +257,7 @@ PLAIN_MASK = "[MASK]"
 def teacher_mask_token(teacher_path: Path) -> str:
     """The mask token of the teacher's tokenizer (a spaCy transformer's or a given Hugging
     Face classifier's); a teacher without one masks with PLAIN_MASK."""
-    teacher = load_pipeline(teacher_path, "the teacher", "teacher")
+    teacher = load_teacher(teacher_path)
     tokenizers = [getattr(component, "tokenizer", None) or getattr(getattr(component, "model", None), "tokenizer", None)
                   for _, component in teacher.pipeline]
     found = [t for t in tokenizers if t is not None]

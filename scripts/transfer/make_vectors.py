@@ -38,7 +38,8 @@ from spacy.tokens import DocBin
 from spacy.vectors import Vectors
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.teacher.teacher_runtime import load_teacher
 from scripts.data.fetch_assets import RAW, fetch
 
 WORD = re.compile(r"^[^\W\d_][\w'-]*$")  # words only: no numbers, punctuation or URLs
@@ -182,7 +183,7 @@ def main(
                     words.append(word)
     if dims > min(len(words), 384 * 4):
         raise InputError(f"dims {dims} is more than the {len(words)} words allow; lower the var vectors_dims")
-    teacher = load_pipeline(teacher_path, "the teacher", "teacher")
+    teacher = load_teacher(teacher_path)
     start = time.time()
     encoder = teacher_encoder(teacher)
     n_classes = len(teacher.get_pipe("textcat").labels)
