@@ -52,7 +52,7 @@ def teacher_words(corpus: Path, synthetic_size: int, words_per_example: int) -> 
     """A language's share of the run, as the words its teacher reads: the transfer set
     (synthetic_size examples as long as its training reviews, or the word budget if that
     is less) plus dev and test, read DEV_TEST_READS times. None if its corpus is not made
-    yet. Measured in stop 38, the five languages' one-core minutes came in this order."""
+    yet. On the five languages' corpora, their measured one-core minutes came in this order."""
     from spacy.tokens import DocBin
     import spacy
 
