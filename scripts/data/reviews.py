@@ -32,6 +32,13 @@ LABEL_ALIASES = {
     "neg": "NEG", "negative": "NEG", "-1": "NEG", "0": "NEG",
 }
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
+# Where convert-reviews writes the project's own review files and extra test sets.
+PROJECT_REVIEWS, PROJECT_EXTRA_TESTS = "assets/reviews/", "assets/extra_tests/"
+
+
+def uses_project_data(reviews: str, train: str) -> bool:
+    """Whether a run splits one of the project's own review files (not a file of yours)."""
+    return not train and bool(reviews) and reviews.startswith(PROJECT_REVIEWS)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,12 @@ def pooled_teacher(folder: Path, root: Path, corpora: Dict[str, Path], teacher_l
     for split in ("train", "dev"):
         pool_corpora([corpora[lang] / f"{split}.spacy" for lang in teacher_langs],
                      project / "corpus" / POOLED / f"{split}.spacy", int(passed.get("seed", 0)))
+    # the classes the teacher step reads, as each language's corpus step wrote them
+    labels = [json.loads((corpora[lang] / "stats.json").read_text())["labels"] for lang in teacher_langs]
+    stats = json.dumps({"mode": "pooled", "langs": teacher_langs, "labels": labels[0]}, indent=2)
+    stats_path = project / "corpus" / POOLED / "stats.json"
+    if not stats_path.exists() or stats_path.read_text() != stats:  # unchanged bytes: the teacher step skips
+        stats_path.write_text(stats)
     overrides = {**passed, "lang": POOLED_LANG, "run": POOLED}
     record = {"wall_seconds": {}, "reused": []}
     record_path = project / "training" / POOLED / "teacher_record.json"

@@ -70,7 +70,6 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
         record("label", run_step([*script_command("scripts.transfer.label_with_teacher"),
                              str(training / "teacher" / "model-last"), str(augmented), str(synthetic),
                              f"--batch-size={recipe['label_batch_size']}", f"--gpu-id={recipe['gpu_id']}",
-                             f"--workers={recipe['label_workers']}",
                              f"--runtime-file={training / 'teacher_runtime.json'}",
                              f"--temperature={recipe['teacher_temperature']}",
                              f"--temperature-file={training / 'teacher_temperature.json'}"], f"labelling {run} {variant}"))

@@ -86,7 +86,8 @@ def peak_rss(cmd) -> tuple:
 
 
 def label_command(teacher: Path, lines: Path, output: Path, chunk_size: int):
-    return [*script_command("scripts.transfer.label_with_teacher"), teacher, lines, output, "--chunk-size", chunk_size]
+    return [*script_command("scripts.transfer.label_with_teacher"), str(teacher), str(lines), str(output),
+            "--chunk-size", str(chunk_size)]
 
 
 def main(

@@ -177,29 +177,23 @@ def main(
     record = {"teacher": str(teacher_path), "runtime": runtime, "temperature": temperature_value,
               "input": str(input_path)}
     vocab = spacy.blank("xx").vocab
-    teacher = None
-
-    def loaded_teacher():  # loaded once, and only if a chunk is left to label
-        nonlocal teacher
-        if teacher is None:
-            teacher = load_teacher(teacher_path, runtime, int8_scales)
-            msg.info(f"Labelling with the {runtime} teacher")
-        return teacher
-
     if input_path.suffix != ".spacy":
         prepare_chunk_dir(output_path, manifest)
-        n_docs = done = 0
+        # a first pass counts the chunks (cheap), so that the teacher loads, or fails in one
+        # line, before any work starts, and not at all when every chunk is already there
+        n_chunks = sum(1 for _ in text_chunks(input_path, chunk_size))
+        done = sum(chunk_path(output_path, i).exists() for i in range(n_chunks))
+        teacher = load_teacher(teacher_path, runtime, int8_scales) if done < n_chunks else None
+        if done:
+            msg.info(f"Resumed: {done} chunks were already labelled")
+        n_docs = 0
         with tqdm(unit="docs", desc="label", smoothing=0.1) as bar:
             for index, texts in enumerate(text_chunks(input_path, chunk_size)):
                 n_docs += len(texts)
-                if chunk_path(output_path, index).exists():
-                    done += 1
-                else:
-                    labels, probs = teacher_probs(loaded_teacher(), texts, batch_size, temperature_value)
+                if not chunk_path(output_path, index).exists():
+                    labels, probs = teacher_probs(teacher, texts, batch_size, temperature_value)
                     write_atomically(text_docs(vocab, texts, labels, probs), chunk_path(output_path, index))
                 bar.update(len(texts))
-        if done:
-            msg.info(f"Resumed: {done} chunks were already labelled")
         (output_path / "labelling.json").write_text(json.dumps({**record, "n_docs": n_docs}, indent=2))
         msg.good(f"Labelled {n_docs} texts into {output_path}/ with the {runtime} teacher (temperature "
                  f"{temperature_value:.2f})")
@@ -212,12 +206,15 @@ def main(
     done = [i for i in range(len(chunks)) if chunk_path(chunk_dir, i).exists()]
     if done:
         msg.info(f"Resuming: {len(done)} of {len(chunks)} chunks already labelled")
+    # loaded before any work is announced: a teacher that cannot load fails here in one line
+    teacher = load_teacher(teacher_path, runtime, int8_scales) if len(done) < len(chunks) else None
+    msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher")
     with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
               desc="label", smoothing=0.1) as bar:
         for index in range(len(chunks)):
             if index in done:
                 continue
-            labels, probs = teacher_probs(loaded_teacher(), [docs[i].text for i in chunks[index]], batch_size,
+            labels, probs = teacher_probs(teacher, [docs[i].text for i in chunks[index]], batch_size,
                                           temperature_value)
             db = DocBin(store_user_data=True)
             for i, p in zip(chunks[index], probs):
