@@ -38,7 +38,9 @@ def test_the_readme_commands_block_is_what_spacy_project_document_prints():
     assert start in readme and end in readme
     block = readme[readme.index(start):readme.index(end) + len(end)]
     wanted = generated[generated.index(start):generated.index(end) + len(end)]
-    assert block.strip() == wanted.strip(), "regenerate it: spacy project document --output README.md"
+    # weasel links an asset's file name only where the file exists locally: compare without links
+    unlinked = lambda text: re.sub(r"\[(`[^`]+`)\]\([^)]*\)", r"\1", text).strip()  # noqa: E731
+    assert unlinked(block) == unlinked(wanted), "regenerate it: spacy project document --output README.md"
 
 
 def test_the_readme_is_short_and_opens_with_the_three_starting_points():
