@@ -219,7 +219,7 @@ def test_the_teacher_gets_its_own_number_of_speed_rounds():
 
     import spacy
 
-    from scripts.evaluation.evaluate import speed_rounds
+    from scripts.evaluation.speed import speed_rounds
 
     models = {"student": spacy.blank("nl"), "teacher": spacy.blank("nl"), "teacher_bf16": spacy.blank("nl")}
     texts = ["goed product", "slecht", "werkt prima, snel geleverd"] * 4

@@ -24,7 +24,7 @@ from thinc.api import Config
 
 from scripts.student import distillation  # noqa: F401  (registers the student's component and layers)
 from scripts.shared.cli_support import InputError, require, run_cli, script_command, sha256_of
-from scripts.evaluation.evaluate import count_params, dir_size_mb, median_of, speed_rounds
+from scripts.evaluation.speed import count_params, dir_size_mb, median_of, speed_rounds
 from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
 from scripts.experiments.points import CONFIGS, STUDENT_CODE, check_run, score_seeds, train_models
 from scripts.experiments.render import frontier_plot, students_markdown, write_results

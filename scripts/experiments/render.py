@@ -366,3 +366,4 @@ def curve_markdown(points: List[Dict], lang: str) -> str:
     notes = [f"- n_train {p['n_train']}: gap closed not given, {r['why_null']}" for p, r in zip(points, rows)
              if r["why_null"]]
     return "\n".join(lines + [""] + notes + ["", "![learning curve](curve.png)", ""])
+
