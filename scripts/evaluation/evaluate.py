@@ -19,13 +19,12 @@ from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
 from scripts.student import distillation  # noqa: F401  (registers what the student's and baseline's configs name)
-from scripts.teacher.choose_runtime import read_chosen_runtime
 from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli, sha256_of
 from scripts.evaluation.measure import (CONFIDENCE, MODEL_NAMES, accuracy_summary, distillation_ratios, fmt_ci, fmt_pct,
                      macro_f_interval, paired_difference, resample_indices, too_wide_note)
 from scripts.data.reviews import is_sentiment
 from scripts.evaluation.scoring import calibration, gold_classes, score_docs
-from scripts.teacher.teacher_runtime import load_teacher
+from scripts.teacher.teacher_runtime import load_teacher, read_chosen_runtime
 from scripts.evaluation.speed import count_params, dir_size_mb, median_of, speed_rounds
 
 

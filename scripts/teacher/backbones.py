@@ -17,7 +17,7 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError
 from scripts.teacher.e5_weights import write_bert_folder
-from scripts.data.fetch_assets import RAW, fetch
+from scripts.data.downloads import RAW, fetch
 
 RECORD = "backbone.json"
 

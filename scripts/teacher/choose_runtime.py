@@ -15,7 +15,7 @@ the label, calibrate and evaluate steps read.
 import json
 import random
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List
 
 import numpy
 import typer
@@ -200,25 +200,6 @@ def main(
     speed = result["runtimes"][chosen].get("docs_per_sec")
     msg.good(f"Teacher runtime: {chosen}" + (f" ({speed:.1f} docs/s on synthetic docs)" if speed else "")
              + f"; wrote {output_path}")
-
-
-def read_chosen_runtime(path: Path) -> Tuple[str, Optional[Path]]:
-    """The runtime a gate file chose, and int8's smoothing scales, for the steps that run the
-    teacher after it."""
-    require(path, "the teacher runtime choice", "teacher-runtime")
-    try:
-        choice = json.loads(Path(path).read_text())
-        chosen = choice["chosen"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise InputError(f"{path}: not a runtime choice written by choose_runtime.py; rerun "
-                         "`spacy project run teacher-runtime`") from None
-    if chosen not in RUNTIMES:
-        raise InputError(f"{path}: unknown runtime {chosen!r}; rerun `spacy project run teacher-runtime`")
-    scales = Path(path).parent / choice["int8_scales"] if chosen == "int8" and choice.get("int8_scales") else None
-    if chosen == "int8" and (scales is None or not scales.exists()):
-        raise InputError(f"{path}: int8 chosen but its smoothing scales are missing; rerun "
-                         "`spacy project run teacher-runtime`")
-    return chosen, scales
 
 
 if __name__ == "__main__":

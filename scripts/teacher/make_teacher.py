@@ -11,6 +11,7 @@ every later step reads the same way.
 """
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,8 +19,7 @@ import typer
 from wasabi import msg
 
 from scripts.data.reviews import parse_label_map
-from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.shared.train import train_here
+from scripts.shared.cli_support import InputError, require, run_cli, script_command
 from scripts.teacher.backbones import put_backbone
 from scripts.teacher.given_teacher import TRAIN, check_classes, load_given_teacher, teacher_kind
 
@@ -83,8 +83,10 @@ def main(
             "--gpu-id", gpu_id, "--paths.train", train_path, "--paths.dev", dev_path,
             "--components.transformer.model.name", backbone_dir, "--nlp.lang", lang, "--system.seed", seed,
             "--initialize.after_init.precision", precision]
-    if not train_here(args):
-        sys.exit(1)
+    # the project's training script, run as weasel runs it: its own output and one-line errors
+    result = subprocess.run([*script_command("scripts.shared.train"), *map(str, args)])
+    if result.returncode:
+        sys.exit(result.returncode)
 
 
 if __name__ == "__main__":

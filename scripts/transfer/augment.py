@@ -32,7 +32,7 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
 from scripts.teacher.teacher_runtime import load_teacher
-from scripts.transfer.make_vectors import frequent_words
+from scripts.transfer.word_lists import frequent_words
 
 METHODS = ("mask", "pos", "ngram", "sentence")
 # Rounds over the reviews at most when a target size drives them (a guard: short texts

@@ -21,17 +21,15 @@ import os
 from pathlib import Path
 from typing import Iterator, List
 
-import numpy
 import spacy
 import typer
 from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from scripts.teacher.calibrate_teacher import apply_temperature
-from scripts.teacher.choose_runtime import read_chosen_runtime
+from scripts.teacher.temperature import apply_temperature
 from scripts.shared.cli_support import InputError, require, require_gpu, run_cli, sha256_of
-from scripts.teacher.teacher_runtime import load_teacher, predict_probs
+from scripts.teacher.teacher_runtime import load_teacher, predict_probs, read_chosen_runtime
 
 
 def folder_fingerprint(folder: Path) -> str:

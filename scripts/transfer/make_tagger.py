@@ -22,7 +22,7 @@ from spacy.training import Corpus
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, fail_line, require, run_cli
-from scripts.data.fetch_assets import RAW, fetch
+from scripts.data.downloads import RAW, fetch
 
 TAGGED_FILES = {
     "nl": "tagged-nl-twnc.txt",

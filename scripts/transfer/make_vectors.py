@@ -22,16 +22,13 @@ log-probability of each class minus the first's, scaled to the first PCA dimensi
 A spaCy teacher without a transformer has no states to give: its vectors hold only
 those k-1 verdicts, which the student's embedding layer still reads.
 """
-import gzip
 import json
-import re
 import time
 from pathlib import Path
 from typing import List
 
 import numpy
 import spacy
-import srsly
 from tqdm import tqdm
 import typer
 from spacy.tokens import DocBin
@@ -39,27 +36,8 @@ from spacy.vectors import Vectors
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.transfer.word_lists import WORD, frequent_words
 from scripts.teacher.teacher_runtime import load_teacher
-from scripts.data.fetch_assets import RAW, fetch
-
-WORD = re.compile(r"^[^\W\d_][\w'-]*$")  # words only: no numbers, punctuation or URLs
-
-
-def frequent_words(lang: str, n_words: int, var: str = "vectors_words") -> List[str]:
-    fetch(["wordfreq"])
-    path = RAW / "wordfreq" / f"large_{lang}.msgpack.gz"
-    if not path.exists():
-        have = sorted(p.name[6:8] for p in (RAW / "wordfreq").glob("large_*.msgpack.gz"))
-        raise InputError(f"lang '{lang}': wordfreq has no large word list for it (it has {', '.join(have)}); "
-                         f"set the var {var} to 0 to use only the training reviews' words")
-    bins = srsly.msgpack_loads(gzip.decompress(path.read_bytes()))[1:]  # [0] is the format header
-    words = []
-    for band in bins:
-        words.extend(w for w in band if WORD.match(w))
-        if len(words) >= n_words:
-            break
-    return words[:n_words]
-
 
 def teacher_encoder(teacher):
     """(Hugging Face encoder, tokenizer) of the teacher's transformer, or None without one."""
