@@ -10,7 +10,7 @@ def test_ablation_switches_each_method_off_and_subsamples_the_synthetic_set(proj
 
     project, _ = project_run
     args = ["training/nl", "--output-dir", "training/ablation-nl", "--n-seeds", 1, "--synthetic-sizes", "30,300",
-            "--recipe", "synthetic_size=200"]
+            "--vars", "synthetic_size=200 settings=configs/tiny_settings"]
     result = run_script("ablation.py", *args, cwd=project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     (run,) = json.loads((project / "training/ablation-nl/ablation.json").read_text())

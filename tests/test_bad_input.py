@@ -207,13 +207,13 @@ def test_negative_word_budget(tmp_path, tiny_corpus):
     result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
                         "--target-size", 50, "--words-per-example", -1)
     assert_one_clear_line(result, "words-per-example must be 0 (no word limit) or more, got -1; "
-                                  "fix the var synthetic_words_per_example")
+                                  "fix words_per_example in augment.cfg of the settings folder (var settings)")
 
 
 def test_a_lexicon_share_without_a_lexicon(tmp_path, tiny_corpus):
     result = run_script("augment.py", tiny_corpus / "train.spacy", tmp_path, tmp_path, tmp_path / "a.spacy",
                         "--p-lexicon", 0.5, "--lexicon-words", 0)
-    assert_one_clear_line(result, "p_lexicon is 0.5 but lexicon_words is 0: set the var lexicon_words")
+    assert_one_clear_line(result, "p_lexicon is 0.5 but lexicon_words is 0: set lexicon_words in augment.cfg of the settings folder")
 
 
 @pytest.mark.parametrize("n_train", [0, 1, 3])
@@ -403,7 +403,7 @@ def test_unknown_seed_routes(tmp_path):
 def test_a_student_config_that_does_not_exist(tmp_path):
     result = run_script("compare_students.py", "nl", "--configs", f"{ROOT / 'configs/student.cfg'},configs/nope.cfg",
                         cwd=tmp_path)
-    assert_one_clear_line(result, "student config 'configs/nope.cfg': no such .cfg file; fix the var student_configs")
+    assert_one_clear_line(result, "student config 'configs/nope.cfg': no such .cfg file; fix configs in [students] of configs/study.cfg")
 
 
 def test_two_student_configs_with_one_name(tmp_path):

@@ -171,4 +171,4 @@ def test_stars_as_classes_keeps_three_stars_and_an_unknown_setting_is_one_line(t
     assert stats["splits"]["train"]["3_STARS"] == 5 and stats["dropped"].get("three_stars", 0) == 0
     bad = run_script("make_corpus.py", path, tmp_path / "bad", "--stars-as", "five")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
-    assert "stars-as 'five': use 'sentiment' or 'classes'; fix the var stars_as" in bad.stderr
+    assert "stars-as 'five': use 'sentiment' or 'classes'; fix stars_as in corpus.cfg of the settings folder (var settings)" in bad.stderr

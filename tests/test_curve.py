@@ -4,14 +4,15 @@ import os
 import subprocess
 import sys
 
-from workflow_support import TINY_TRAINING, TINY_VARS
+from workflow_support import TINY_TRAINING, TINY_VARS, write_study
 
 
 def test_learning_curve_runs_nested_sizes_on_one_dev_and_test_set_and_reuses_finished_sizes(project_run,
                                                                                              tiny_backbone):
     project, _ = project_run
-    curve_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "curve_sizes": "10,20", "curve_pool": 20,
-                  "curve_dev": 10, "n_seeds": 1}  # seeds: in the languages test
+    write_study(project, {"curve": {"sizes": "10,20", "pool": 20, "n_dev": 10},
+                          "seeds": {"n_seeds": 1}})  # seeds: in the languages test
+    curve_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone}
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
     cmd = [sys.executable, "-m", "spacy", "project", "run", "curve", str(project),
            *[f"--vars.{k}={v}" for k, v in curve_vars.items()]]

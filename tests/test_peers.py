@@ -11,7 +11,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from conftest import run_script
-from workflow_support import TINY_TRAINING, TINY_VARS
+from workflow_support import TINY_SETTINGS, TINY_TRAINING, TINY_VARS, write_study
 
 PEERS = ("tfidf_lr", "fasttext", "model2vec_lr")
 
@@ -19,7 +19,8 @@ PEERS = ("tfidf_lr", "fasttext", "model2vec_lr")
 @pytest.fixture(scope="module")
 def peers_run(project_run, tiny_backbone):
     project, _ = project_run
-    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone, "n_seeds": 2}.items()]
+    write_study(project, {"seeds": {"n_seeds": 2}})
+    overrides = [f"--vars.{k}={v}" for k, v in {**TINY_VARS, "teacher_backbone": tiny_backbone}.items()]
     result = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "peers", str(project), *overrides],
                             capture_output=True, text=True, cwd=project,
                             env={**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING})
@@ -36,7 +37,7 @@ def test_peers_scores_three_peers_gold_and_distilled_beside_the_student(peers_ru
         assert row["ci"][0] <= row["accuracy"] <= row["ci"][1], name
         assert row["vs_student"]["ci"][0] <= row["vs_student"]["difference"] <= row["vs_student"]["ci"][1], name
         assert row["raw_docs_per_sec"] > 0 and row["size_mb"] > 0 and row["train_seconds"] > 0, name
-        assert len(row["speed_rounds"]) == TINY_VARS["speed_rounds"], name
+        assert len(row["speed_rounds"]) == TINY_SETTINGS["evaluate"]["rounds"], name
         assert row["training_examples"] == (n_train if row["route"] == "gold" else n_transfer), name
         assert row["n_seeds"] == (2 if row["peer"] == "fasttext" else 1), name
     # the student and the baseline timed in the same rounds

@@ -9,7 +9,6 @@ import sys
 import venv
 
 import pytest
-import yaml
 
 from conftest import ROOT
 from fixtures import fixture_reviews
@@ -91,7 +90,9 @@ def test_metrics_follow_the_schema(project_run):
     assert "synthetic" in choice["runtimes"]["int8"] and "dev_accuracy_drop" in choice["runtimes"]["int8"]
     assert metrics["transfer_set"]["n_examples"] == metrics["n_synthetic"] == 200
     # the word budget reached the augmenter; 200 short examples stay far below it
-    per_example = yaml.safe_load((ROOT / "project.yml").read_text())["vars"]["synthetic_words_per_example"]
+    from thinc.api import Config
+
+    per_example = Config().from_disk(ROOT / "configs/settings/augment.cfg")["augment"]["words_per_example"]
     budget = 200 * per_example
     transfer = metrics["transfer_set"]
     assert transfer["max_words"] == budget and 0 < transfer["n_words"] < budget and not transfer["word_capped"]
@@ -168,7 +169,7 @@ def test_packaged_student_installs_and_runs_without_torch_or_checkout(project_ru
 DATA_ROOTS = ("corpus/", "training/", "configs/", "assets/", "packages/")
 
 
-@pytest.mark.parametrize("overrides", [{}, {"vars.student_original": "train", "vars.checkpoint": "model-best"}])
+@pytest.mark.parametrize("overrides", [{}, {"vars.settings": "configs/my_settings"}])
 def test_every_path_a_step_reads_or_writes_is_declared(overrides):
     """weasel skips a step when its declared deps and outputs are unchanged, so a path the
     script reads but the step does not declare would make a rerun skip wrongly."""
@@ -220,10 +221,14 @@ def test_a_rerun_with_the_same_seed_reproduces_data_labels_and_metrics(project_r
     assert m1["comparisons"] == m2["comparisons"]
 
 
-def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
-    from scripts.experiments.learning_curve import point_vars
+def test_a_curve_size_is_redone_when_a_var_a_setting_or_a_config_changes(tmp_path):
+    from scripts.experiments.learning_curve import point_settings
     from scripts.experiments.points import point_fingerprint
     from scripts.experiments.points import make_subproject
+
+    def point_vars(lang, n, pool, n_dev, seed, passed):
+        settings = point_settings(main / "configs" / "settings", n, pool, n_dev, tmp_path / f"n{n}" / "settings")
+        return {**passed, "lang": lang, "run": f"n{n}", "seed": seed, "settings": str(settings)}
 
     main = tmp_path / "main"  # the links lead here, so the config edited below is not this checkout's
     main.mkdir()
@@ -238,7 +243,11 @@ def test_a_curve_size_is_redone_when_a_var_or_a_config_changes(tmp_path):
     assert point_fingerprint(project, point_vars("nl", 500, 1000, 500, 0, {"synthetic_size": "20000"})) != fingerprint
     config = project / "configs" / "student.cfg"
     config.write_text(config.read_text().replace("max_epochs = 4", "max_epochs = 5"))
-    assert point_fingerprint(project, base) != fingerprint
+    changed_config = point_fingerprint(project, base)
+    assert changed_config != fingerprint
+    augment = tmp_path / "n200" / "settings" / "augment.cfg"  # this size's own settings
+    augment.write_text(augment.read_text().replace("p_mask = 0.1", "p_mask = 0.2"))
+    assert point_fingerprint(project, base) != changed_config
 
 
 def test_a_run_folder_links_the_projects_code_and_sets_an_old_copy_aside(tmp_path):

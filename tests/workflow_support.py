@@ -16,10 +16,14 @@ import sys
 from conftest import ROOT
 from fixtures import fixture_reviews, write_sentiment_sentences, write_tagged_sentences
 
-TINY_VARS = {"n_train": 40, "n_dev": 20, "n_test": 20, "synthetic_size": 200, "teacher_runtime": "int8",
-             "speed_docs": 20, "speed_rounds": 1, "speed_min_seconds": 0.05, "latency_docs": 5,
-             "teacher_min_steps": 6, "teacher_evals": 2, "evals": 2,
-             "vectors_words": 0, "vectors_dims": 8}  # the training reviews' words only: nothing fetched
+# The tiny run's settings: configs/settings/ with these changes, written into the test
+# project as TINY_SETTINGS_DIR and named by the var settings.
+TINY_SETTINGS = {"corpus": {"n_train": 40, "n_dev": 20, "n_test": 20}, "runtime": {"runtime": "int8"},
+                 "evaluate": {"speed_docs": 20, "rounds": 1, "min_round_seconds": 0.05, "latency_docs": 5},
+                 "teacher": {"min_steps": 6, "evals": 2}, "train": {"evals": 2},
+                 "vectors": {"n_words": 0, "dims": 8}}  # the training reviews' words only: nothing fetched
+TINY_SETTINGS_DIR = "configs/tiny_settings"
+TINY_VARS = {"synthetic_size": 200, "settings": TINY_SETTINGS_DIR}
 TINY_TRAINING = "--training.max_epochs=1"
 
 
@@ -71,6 +75,23 @@ def copy_project(finished, project):
     return tiny_config(project)
 
 
+def write_settings(project, changes, name=TINY_SETTINGS_DIR):
+    """configs/settings/ of `project` with `changes` ({step: {key: value}}) as the folder `name`."""
+    from scripts.experiments.points import settings_variant
+
+    return settings_variant(project / "configs" / "settings", changes, project / name)
+
+
+def write_study(project, changes):
+    """The study's settings of `project` (configs/study.cfg) with `changes`."""
+    from scripts.experiments.points import settings_variant
+
+    path = project / "configs" / "study.cfg"
+    if path.is_symlink():
+        raise AssertionError(f"{path} is a link to the project's own: write a copy's")
+    return settings_variant(path, changes, path)
+
+
 def make_project(project, **run_vars):
     """Fill the empty folder `project` with the project and fixture copies of what
     `fetch-data` would fetch; return its config with the tiny vars (and `run_vars`, the
@@ -83,6 +104,7 @@ def make_project(project, **run_vars):
             shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, project / name)
+    write_settings(project, TINY_SETTINGS)
     write_raw_sources(project / "assets" / "raw")
     # an extra test set from another shop, scored beside the run's own test set
     extra = project / "assets" / "extra_tests" / "nl"
@@ -97,8 +119,8 @@ def make_project(project, **run_vars):
 
 
 def run_languages(project, tiny_backbone, **extra):
-    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone, "languages": "nl,de", "n_seeds": 2,
-                 "seed_routes": "routes", **extra}
+    write_study(project, {"languages": {"langs": "nl,de", **extra}, "seeds": {"n_seeds": 2, "seed_routes": "routes"}})
+    lang_vars = {**TINY_VARS, "teacher_backbone": tiny_backbone}
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": TINY_TRAINING}
     cmd = [sys.executable, "-m", "spacy", "project", "run", "languages", str(project),
            *[f"--vars.{k}={v}" for k, v in lang_vars.items()]]

@@ -9,7 +9,7 @@ Three ways in, one layout out:
   - your own splits (vars train, dev, test): each file used exactly as given, with no
     balancing or resampling; a split you leave out is held out of train (n_dev, n_test,
     at most a fifth of train each). Texts shared between splits are reported and refused
-    unless allowed (var allow_overlap).
+    unless allowed (allow_overlap in configs/settings/corpus.cfg).
   - no gold labels (--no-gold, the `unlabelled` workflow): dev, and test unless a labelled
     test file is given, are held out of the unlabelled file (at most a tenth of it each)
     and labelled by the given teacher; train is empty.
@@ -162,7 +162,7 @@ def read_extra_tests(folder: Optional[Path], lang: str, labels: List[str], split
         other = [r for r in reviews if r["lang"] != lang]
         if other:
             raise InputError(f"{path}: {len(other)} rows are in lang '{other[0]['lang']}' but this run's lang is "
-                             f"'{lang}'; put extra test sets in a folder of their language (var extra_tests)")
+                             f"'{lang}'; put extra test sets in a folder of their language (assets/extra_tests/LANG)")
         seen, rows, overlap = set(), [], 0
         for review in reviews:
             key = review["text"].casefold()
@@ -302,7 +302,7 @@ def given_splits(paths: Dict[str, Optional[Path]], lang: str, sizes: Dict[str, i
         pair, found = next(iter(shared.items()))
         first, second = pair.split("/")
         raise InputError(f"{sources[second]}: {found['n']} texts of {second} are also in {first} (e.g. "
-                         f"{found['examples'][0][:60]!r}); remove them, or set the var allow_overlap to true to keep them")
+                         f"{found['examples'][0][:60]!r}); remove them, or set allow_overlap = true in corpus.cfg of the settings folder (var settings) to keep them")
     for note in notes:  # said once the files passed every check: a refused run prints one line
         msg.info(note)
     for pair, found in shared.items():
@@ -415,7 +415,7 @@ def main(
         if value < 0:
             raise InputError(f"{name} must not be negative, got {value}; fix the var")
     if stars_as not in ("sentiment", "classes"):
-        raise InputError(f"stars-as '{stars_as}': use 'sentiment' or 'classes'; fix the var stars_as")
+        raise InputError(f"stars-as '{stars_as}': use 'sentiment' or 'classes'; fix stars_as in corpus.cfg of the settings folder (var settings)")
     star_classes = stars_as == "classes"
     n_pool = n_pool or n_train
     if n_pool < n_train:
@@ -425,7 +425,7 @@ def main(
     except ImportError:
         raise InputError(f"lang '{lang}' is not a language code spaCy knows; use e.g. nl, en, fr, de, it, es") from None
     if allow_overlap.lower() not in ("true", "false", "1", "0"):
-        raise InputError(f"allow-overlap '{allow_overlap}': use true or false; fix the var allow_overlap")
+        raise InputError(f"allow-overlap '{allow_overlap}': use true or false; fix allow_overlap in corpus.cfg of the settings folder (var settings)")
     columns = Columns(text_column, label_column, parse_label_map(label_map))
     sizes = dict(zip(SPLITS, (n_pool, n_dev, n_test)))
     rest: List[str] = []
@@ -502,4 +502,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("corpus", "label"))

@@ -220,7 +220,7 @@ def main(
         "n_test": len(gold), "test_sha256": sha256_of(test_path), "gold_test": gold_test, "models": results,
         "comparisons": comparisons,
         **distilled,
-        # the same models on test sets from other sources (var extra_tests), each with its own intervals
+        # the same models on test sets from other sources (assets/extra_tests/LANG), each with its own intervals
         "extra_tests": extra_tests,
         "student_teacher_agreement": float(agree.mean()),
         "student_teacher_agreement_ci": accuracy_summary(agree, indices)["ci"],
@@ -279,4 +279,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("evaluate",))

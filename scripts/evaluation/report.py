@@ -62,7 +62,7 @@ def model_table(metrics: Dict) -> str:
                                           f"reviews and {transfer.get('n_unlabelled_sources', 0)} unlabelled texts in "
                                           f"{transfer['rounds']} rounds"
                                           + (f", {transfer['n_words']:,} words" if transfer.get("n_words") else "")
-                                          + (" (the word budget, var synthetic_words_per_example, ended it)"
+                                          + (" (the word budget, words_per_example in augment.cfg of the settings, ended it)"
                                              if transfer.get("word_capped") else "")
                                           if transfer else "")
                   + (f"; labelled by the {labelling['runtime']} teacher" if labelling else "")
@@ -87,7 +87,7 @@ def comparison_lines(metrics: Dict) -> str:
 
 
 def extra_tests_section(metrics: Dict) -> list:
-    """The same models on test sets from other sources (var extra_tests), one row each."""
+    """The same models on test sets from other sources (assets/extra_tests/LANG), one row each."""
     extra = metrics.get("extra_tests") or {}
     if not extra:
         return []

@@ -30,7 +30,7 @@ from scripts.student import distillation  # noqa: F401  (registers the student's
 from scripts.shared.cli_support import InputError, require, run_cli, script_command
 from scripts.evaluation.scoring import score_docs
 from scripts.evaluation.measure import accuracy_summary, paired_difference, resample_indices
-from scripts.experiments.points import STUDENT_CODE, parse_recipe, score_seeds, train_models
+from scripts.experiments.points import STUDENT_CODE, parse_vars, read_settings, score_seeds, train_models
 from scripts.experiments.render import ablation_markdown, ablation_plot, write_results
 from scripts.experiments.synthetic_variants import make_synthetic, subsample
 
@@ -110,8 +110,11 @@ def main(
     synthetic_sizes: str = typer.Option("1000,2000,10000,20000", help="Synthetic set sizes: subsets of the run's "
                                         "own set below its size, a larger set made with more rounds above it"),
     checkpoint: str = typer.Option("model-last"),
-    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
-                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
+    lang: str = typer.Option("nl"),
+    size: int = typer.Option(0, help="Also ablate this learning-curve size of lang (0: none)"),
+    vars_text: str = typer.Option("", "--vars", help="The project's vars, 'key=value ...' (project.yml passes "
+                                  "them); the augmentation, labelling and training settings come from its "
+                                  "settings file"),
 ):
     if n_seeds < 1:
         raise InputError(f"n-seeds must be at least 1, got {n_seeds}")
@@ -119,10 +122,19 @@ def main(
         sizes = sorted({int(x) for x in synthetic_sizes.split(",") if x.strip()})
     except ValueError:
         raise InputError(f"synthetic sizes '{synthetic_sizes}': give whole numbers separated by commas") from None
-    recipe = parse_recipe(recipe_text)
+    passed = parse_vars(vars_text)
+    settings = Path(passed["settings"])
+    label = read_settings(settings, "label")
+    recipe = {**passed, **{k: str(v) for k, v in read_settings(settings, "augment").items()},
+              "evals": str(read_settings(settings, "train")["evals"]), "student_original": "train_teacher",
+              "label_batch_size": str(label["batch_size"]), "teacher_temperature": str(label["temperature"])}
+    if size:
+        curve_run = Path("training") / f"curve-{lang}" / f"n{size}" / "training" / f"n{size}"
+        require(curve_run / "metrics.json", f"the learning curve's size {size}", "curve")
+        run_dirs = [curve_run, *run_dirs]
     results = [ablate_run(run_dir, recipe, n_seeds, sizes, checkpoint) for run_dir in run_dirs]
     write_results(output_dir, "ablation", results, ablation_markdown(results), partial(ablation_plot, results))
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, study=("ablation", "seeds"))

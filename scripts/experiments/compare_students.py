@@ -78,7 +78,7 @@ def main(
     paths = [Path(c.strip()) for c in configs.split(",") if c.strip()]
     for path in paths:
         if path.suffix != ".cfg" or not path.exists():
-            raise InputError(f"student config '{path}': no such .cfg file; fix the var student_configs")
+            raise InputError(f"student config '{path}': no such .cfg file; fix configs in [students] of configs/study.cfg")
     names = [p.stem for p in paths]
     if len(set(names)) != len(names):
         raise InputError(f"student_configs names one file name twice ({', '.join(names)}); give each its own name")
@@ -132,4 +132,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("train", "evaluate"), study=("students", "seeds"))

@@ -38,7 +38,7 @@ def plan_languages(langs: str, lang: str, reviews: str, root: Path) -> Dict[str,
         path = (root / (reviews if name == lang else language_default(root, name, "reviews"))).resolve()
         if not path.exists():
             raise InputError(f"{path}: no reviews for '{name}'; run `spacy project run convert-reviews`, drop "
-                             f"'{name}' from the var languages, or pass --vars.lang {name} --vars.reviews FILE")
+                             f"'{name}' from langs in [languages] of configs/study.cfg, or pass --vars.lang {name} --vars.reviews FILE")
         plan[name] = path
     return plan
 
@@ -90,7 +90,7 @@ def parse_teacher_langs(text: str, plan: Dict[str, Path]) -> List[str]:
     if unknown:
         raise InputError(f"teacher_langs '{text}': {', '.join(unknown)} not among the languages run "
                          f"({', '.join(plan)}); the pooled teacher learns from their training splits, so add "
-                         "them to the var languages or drop them from teacher_langs")
+                         "them to langs in [languages] of configs/study.cfg or drop them from teacher_langs")
     return names
 
 

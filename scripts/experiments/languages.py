@@ -32,17 +32,20 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
 from scripts.evaluation.measure import language_row
-from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_recipe, run_in, run_part,
+from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_vars, read_settings, run_in, run_part,
+                                       run_script_in,
                                        side_by_side, thread_env, usable_cores, workflow_steps)
-from scripts.experiments.language_plan import (OWN, POOLED, language_default, link_teacher, parse_teacher_langs,
+from scripts.experiments.language_plan import (OWN, POOLED, link_teacher, parse_teacher_langs,
                                               plan_languages, pooled_teacher, run_order, teacher_words)
 from scripts.experiments.render import compare_teachers, languages_plot, summary_markdown
 
 
 def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict, n_seeds: int,
-                 steps: List[str], env: Optional[Dict] = None, to_log: bool = False) -> Dict:
+                 steps: List[str], env: Optional[Dict] = None, to_log: bool = False,
+                 seed_routes: Optional[str] = None) -> Dict:
     """Tagger (once per language), the run's steps and the seeds, in `project`; with
-    `to_log` (run beside other languages) the steps' output goes to the language's log."""
+    `to_log` (run beside other languages) the steps' output goes to the language's log.
+    The seeds train as configs/study.cfg says, or with `seed_routes` where given."""
     log = project / "training" / run / "languages.log" if to_log else None
     record_path = project / "training" / run / "language.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
@@ -50,8 +53,17 @@ def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict
     if not (root / "training" / "taggers" / lang / "model-best").exists():
         run_part(project, ["tagger-data", "tagger"], overrides, f"{lang}: tagger", record, "tagger", env, log)
     run_part(project, steps, overrides, f"{lang}: teacher, student and baseline", record, "point", env, log)
-    if n_seeds >= 2:
+    if n_seeds >= 2 and seed_routes is None:
         run_part(project, ["train-seeds"], overrides, f"{lang}: {n_seeds} seeds", record, "seeds", env, log)
+    elif n_seeds >= 2:  # the seeds step's own script, with its routes given on the command line
+        start = time.time()
+        run_script_in(project, "scripts.experiments.run_seeds",
+                      [run, "--lang", lang, "--gpu-id", overrides.get("gpu_id", "-1"),
+                       "--student-config", overrides.get("student_config", "configs/student.cfg"),
+                       "--settings", f"{overrides.get('settings', 'configs/settings')}/train.cfg",
+                       "--study", "configs/study.cfg",
+                       "--seed-routes", seed_routes], f"{lang}: {n_seeds} seeds", env=env, log=log)
+        record["wall_seconds"]["seeds"] = round(time.time() - start, 1)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record, indent=2))
     metrics = json.loads((project / "training" / run / "metrics.json").read_text())
@@ -80,43 +92,39 @@ def main(
                               "assets/reviews/{lang}.jsonl"),
     lang: str = typer.Option("nl", help="The project's own language, read from --reviews (added if not listed)"),
     run: str = typer.Option("nl", help="The project's own run folder (var run); its language runs in the project"),
-    reviews: str = typer.Option("assets/reviews/nl.jsonl"),
     n_seeds: int = typer.Option(3, help="Seeds for student and baseline per language; 1: one run only"),
-    seed_routes: str = typer.Option("routes", help="The project's seed_routes, for its own language; the "
-                                    "other languages train student and baseline only"),
     teacher_langs: str = typer.Option("all", help="Languages whose pooled training reviews fine-tune one shared "
                                       "teacher: 'all' every language run, 'own' one teacher per language, or "
                                       "a list such as nl,fr"),
     jobs: int = typer.Option(2, help="Languages run side by side, sharing the cores out (1: one after another, "
                              "each with every core)"),
-    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
-                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
+    vars_text: str = typer.Option("", "--vars", help="The project's vars each language runs with, 'key=value "
+                                  "...' (project.yml passes them); reviews is the project's own language's"),
     output_dir: Path = typer.Option(Path("training")),
 ):
     if n_seeds < 1:
-        raise InputError(f"n-seeds must be at least 1, got {n_seeds}; fix the var n_seeds")
+        raise InputError(f"n-seeds must be at least 1, got {n_seeds}; fix configs/study.cfg [seeds]")
     if jobs < 1:
-        raise InputError(f"jobs must be at least 1, got {jobs}; fix the var languages_jobs")
+        raise InputError(f"jobs must be at least 1, got {jobs}; fix configs/study.cfg [languages]")
     start = time.time()
     root = Path.cwd()
-    passed = {**parse_recipe(recipe_text), "n_seeds": n_seeds}
+    passed = parse_vars(vars_text)
+    reviews = passed.pop("reviews", f"assets/reviews/{lang}.jsonl")
     plan = plan_languages(langs, lang, reviews, root)
     pooled_langs = parse_teacher_langs(teacher_langs, plan)
     require(root / "assets" / "backbones" / "teacher" / "config.json", "the teacher backbone", "backbone")
     point = workflow_steps(root, POINT_WORKFLOW)
 
     def language_vars(name: str, path: Path) -> Dict:
-        # The tagger and extra_tests vars are for the project's own language; the others use
-        # their offline taggers and project.yml's extra test folder for their language.
-        extra = passed.get("extra_tests", "") if name == lang else language_default(root, name, "extra_tests")
-        return {**passed, "lang": name, "run": name, "reviews": str(path), "seed_routes": "no-routes",
-                "extra_tests": str((root / extra).resolve()) if extra else "",
+        # The tagger var is for the project's own language; the others use their offline taggers.
+        return {**passed, "lang": name, "run": name, "reviews": str(path),
                 "tagger": passed.get("tagger", "train") if name == lang else "train"}
 
     env, parallel = thread_env(jobs, usable_cores()), jobs > 1 and len(plan) > 1
 
     def language_order(project_of: Dict[str, Path]) -> List[str]:
-        size, budget = int(passed.get("synthetic_size", 0)), int(passed.get("synthetic_words_per_example", 0))
+        size = int(passed.get("synthetic_size", 0))
+        budget = int(read_settings(root / passed["settings"], "augment")["words_per_example"])
         order = run_order(list(plan), lang, {name: teacher_words(project_of[name] / "corpus" / name, size, budget)
                                              for name in plan if name != lang})
         if parallel:
@@ -127,11 +135,11 @@ def main(
         tasks = []
         for name in order:
             if name == lang and project_of[name] == root:  # `all` and `seeds` may have done it
-                overrides = {**passed, "lang": lang, "run": run, "reviews": reviews, "seed_routes": seed_routes}
+                overrides = {**passed, "lang": lang, "run": run, "reviews": reviews}
                 tasks.append(partial(run_language, root, root, name, run, overrides, n_seeds, steps, env, parallel))
-            else:
+            else:  # student and baseline seeds only, not the vectors' routes (configs/study.cfg's for lang)
                 tasks.append(partial(run_language, project_of[name], root, name, name,
-                                     language_vars(name, plan[name]), n_seeds, steps, env, parallel))
+                                     language_vars(name, plan[name]), n_seeds, steps, env, parallel, "no-routes"))
         by_lang = dict(zip(order, side_by_side(tasks, jobs if parallel else 1)))
         return [by_lang[name] for name in plan]
 
@@ -171,4 +179,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, study=("languages", "seeds"))

@@ -10,22 +10,25 @@ resolved step commands) are unchanged; weasel resumes a size cut off part-way.
 """
 import json
 from pathlib import Path
-from typing import Dict
 
 import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_recipe, pending_steps, point_fingerprint,
+from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_vars, pending_steps,
+                                       point_fingerprint, settings_variant,
                                        run_in)
 from scripts.experiments.render import curve_markdown, curve_plot, write_results
 
-POINT_VARS = {"speed_rounds": 1, "latency_docs": 10, "speed_docs": 100}
+# A point is timed more briefly than the main run: its speed is not what the curve is about.
+POINT_SPEED = {"rounds": 1, "latency_docs": 10, "speed_docs": 100}
 
 
-def point_vars(lang: str, n_train: int, pool: int, n_dev: int, seed: int, passed: Dict) -> Dict:
-    return {**passed, "lang": lang, "run": f"n{n_train}", "n_train": n_train, "n_pool": pool, "n_dev": n_dev,
-            "n_test": 0, "seed": seed, **POINT_VARS}
+def point_settings(base: Path, n_train: int, pool: int, n_dev: int, output: Path) -> Path:
+    """The project's settings with this size's split: n_train of a fixed pool, fixed dev,
+    and every other review as test (n_test 0)."""
+    return settings_variant(base, {"corpus": {"n_train": n_train, "n_pool": pool, "n_dev": n_dev, "n_test": 0},
+                                   "evaluate": POINT_SPEED}, output)
 
 
 def main(
@@ -33,22 +36,19 @@ def main(
     sizes: str = typer.Option("100,200,500,1000", help="Comma-separated training-set sizes"),
     pool: int = typer.Option(1000, help="Training pool; the largest size must fit in it"),
     n_dev: int = typer.Option(500),
-    seed: int = typer.Option(0),
     n_seeds: int = typer.Option(1, help="Seeds for student and baseline at each size (one teacher per size); "
                                 "1: one run only"),
-    seed_routes: str = typer.Option("routes", help="'routes': the seeds also train each model with the teacher's "
-                                    "vectors switched the other way; 'no-routes': student and baseline only"),
-    recipe_text: str = typer.Option("", "--recipe", help="The project's recipe, 'key=value key=value' "
-                                     "(project.yml passes its var recipe; empty: project.yml's as it stands)"),
+    vars_text: str = typer.Option("", "--vars", help="The project's vars each size runs with, 'key=value ...' "
+                                  "(project.yml passes them)"),
 ):
     try:
         n_values = sorted({int(x) for x in sizes.split(",") if x.strip()})
     except ValueError:
         raise InputError(f"sizes '{sizes}': give whole numbers separated by commas, e.g. 100,200,500,1000") from None
     if not n_values or n_values[0] < 2 or n_values[-1] > pool:
-        raise InputError(f"sizes '{sizes}': each must be at least 2 and at most the pool ({pool}); fix the var "
-                         "curve_sizes or curve_pool")
-    passed = parse_recipe(recipe_text)
+        raise InputError(f"sizes '{sizes}': each must be at least 2 and at most the pool ({pool}); fix sizes "
+                         "or pool in configs/study.cfg [curve]")
+    passed = parse_vars(vars_text)
     if "reviews" in passed:  # a path relative to this project, not to the folder a size runs in
         passed["reviews"] = str((Path.cwd() / passed["reviews"]).resolve())
     root = Path.cwd()
@@ -58,7 +58,8 @@ def main(
     points = []
     for n in n_values:
         project = make_subproject(out_dir / f"n{n}", root, SHARED_DATA)
-        overrides = point_vars(lang, n, pool, n_dev, seed, passed)
+        settings = point_settings(root / passed["settings"], n, pool, n_dev, out_dir / f"n{n}" / "settings")
+        overrides = {**passed, "lang": lang, "run": f"n{n}", "settings": str(settings)}
         metrics_path = project / "training" / f"n{n}" / "metrics.json"
         record_path = metrics_path.with_name("point.json")
         fingerprint = point_fingerprint(project, overrides)
@@ -74,7 +75,7 @@ def main(
             record_path.write_text(json.dumps(record, indent=2))
         point = json.loads(metrics_path.read_text())
         if n_seeds >= 2:  # student and baseline with seeds 0..n-1 against this size's teacher
-            seeds_vars = {**overrides, "n_seeds": n_seeds, "seed_routes": seed_routes}
+            seeds_vars = overrides  # the seeds' number and routes: configs/study.cfg [seeds]
             if "seeds_wall_seconds" not in record or pending_steps(project, ["train-seeds"], seeds_vars):
                 msg.divider(f"learning curve: n_train = {n}, {n_seeds} seeds")
                 record["seeds_wall_seconds"] = round(run_in(project, "seeds", seeds_vars,
@@ -89,4 +90,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, study=("curve", "seeds"))

@@ -69,25 +69,54 @@ def make_subproject(folder: Path, root: Path, links: Iterable[str]) -> Path:
     return folder
 
 
-def parse_recipe(text: str, project: Optional[Path] = None) -> Dict[str, str]:
-    """The recipe: project.yml's `recipe` var of `project` (default: here), with the
-    'key=value key=value' items of `text` over it. `spacy project run` hands the drivers
-    that var with the user's --vars overrides already in it; by hand, `text` can change a
-    few vars and keep the rest."""
+# project.yml's vars that are the main run's own, never handed to a driver's runs.
+OWN_VARS = ("run", "package_name", "package_version")
+
+
+def parse_vars(text: str, project: Optional[Path] = None) -> Dict[str, str]:
+    """The vars a driver hands to each of its runs: project.yml's (of `project`, default
+    here) with the 'key=value key=value' items of `text` over them, as the driver's command
+    in project.yml passes them with the user's --vars overrides already in."""
     from weasel.util import load_project_config
 
     project = project or Path.cwd()
     if not (project / "project.yml").exists():
-        raise InputError(f"{project}: no project.yml, so no recipe; run the workflow from the project folder")
-    base = str(load_project_config(project)["vars"]["recipe"])
-    recipe = {}
-    for source, items in (("project.yml's var recipe", base), ("--recipe", text)):
-        pairs = [item.split("=", 1) for item in items.split()]
-        bad = [item for item, pair in zip(items.split(), pairs) if len(pair) != 2 or not pair[0]]
-        if bad:
-            raise InputError(f"{source}: expected key=value items separated by spaces, got {bad[0]!r}; fix it")
-        recipe.update(pairs)
-    return recipe
+        raise InputError(f"{project}: no project.yml; run the workflow from the project folder")
+    base = {k: str(v) for k, v in load_project_config(project)["vars"].items() if k not in OWN_VARS}
+    pairs = [item.split("=", 1) for item in text.split()]
+    bad = [item for item, pair in zip(text.split(), pairs) if len(pair) != 2 or not pair[0]]
+    if bad:
+        raise InputError(f"--vars: expected key=value items separated by spaces, got {bad[0]!r}; fix it")
+    return {**base, **dict(pairs)}
+
+
+def settings_variant(base: Path, changes: Dict[str, Dict], output: Path) -> Path:
+    """A copy of the settings folder `base` (one STEP.cfg per step, as configs/settings/)
+    at `output`, with `changes` ({step: {key: value}}): the settings of a run that differs
+    from the project's (a curve size, the smoke run). A file is rewritten only when its
+    text changes, so weasel still skips the steps whose settings stayed the same."""
+    from thinc.api import Config
+
+    require(base, "the settings folder (var settings)", "all")
+    output.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(base).glob("*.cfg")):
+        config = Config().from_disk(path, interpolate=False)
+        for section, values in changes.items():
+            if section in config:
+                config[section].update(values)
+        target = output / path.name
+        text = config.to_str()
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+    return output.resolve()
+
+
+def read_settings(folder: Path, step: str) -> Dict:
+    """One step's settings: [step] of folder/step.cfg."""
+    from thinc.api import Config
+
+    path = require(Path(folder) / f"{step}.cfg", f"the {step} settings (var settings)", "all")
+    return dict(Config().from_disk(path)[step])
 
 
 def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORKFLOW) -> str:
@@ -97,7 +126,8 @@ def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORK
 
     config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
     steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"][workflow]}
-    return fingerprint({"steps": steps}, [project / "configs"], code=project / "scripts")
+    settings = project / config["vars"]["settings"]
+    return fingerprint({"steps": steps}, [project / "configs", settings], code=project / "scripts")
 
 
 def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[Dict] = None,
@@ -119,6 +149,20 @@ def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[D
     if code != 0:
         raise InputError(f"{what} failed; see {where}, then rerun (finished steps are skipped)")
     return time.time() - start
+
+
+def run_script_in(project: Path, module: str, args: List[str], what: str, env: Optional[Dict] = None,
+                  log: Optional[Path] = None) -> None:
+    """One of the project's scripts run in the run folder `project` (its output to `log` where given)."""
+    cmd = [*script_command(module), *map(str, args)]
+    if log is None:
+        code = subprocess.run(cmd, cwd=project, env=env).returncode
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            code = subprocess.run(cmd, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        raise InputError(f"{what} failed; see {log or 'the output above'}, then rerun (finished models are kept)")
 
 
 def pending_steps(project: Path, steps: List[str], overrides: Dict) -> List[str]:
@@ -291,7 +335,7 @@ def check_run(run: str, n_seeds: int, checkpoint: str) -> Tuple[Path, Path]:
     """(corpus, training) folders of a finished run with its splits and synthetic set,
     after checking the settings every multi-seed driver shares."""
     if n_seeds < 2:
-        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix the var n_seeds")
+        raise InputError(f"n-seeds must be at least 2 to give a spread, got {n_seeds}; fix n_seeds in [seeds] of configs/study.cfg")
     if checkpoint not in CHECKPOINTS:
         raise InputError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got '{checkpoint}'")
     corpus, training = Path("corpus") / run, Path("training") / run

@@ -39,7 +39,7 @@ def transfer_text(row: Dict) -> str:
     transfer = row["transfer"]
     rounds = f" ({transfer['rounds']:g})" if transfer["rounds"] is not None else ""
     saturated = ", saturated" if transfer["saturated"] else ""
-    # the word budget (var synthetic_words_per_example) stopped the set before synthetic_size
+    # the word budget (words_per_example in augment.cfg) stopped the set before synthetic_size
     capped = ", word budget" if transfer.get("word_capped") else ""
     return f"{transfer['n_synthetic']:,}{rounds}{saturated}{capped}, {transfer['labelled_by']}"
 

@@ -58,7 +58,7 @@ def main(
                                     "vectors switched the other way; 'no-routes': only student and baseline"),
 ):
     if seed_routes not in ("routes", "no-routes"):
-        raise InputError(f"seed_routes '{seed_routes}': use 'routes' or 'no-routes'; fix the var seed_routes")
+        raise InputError(f"seed_routes '{seed_routes}': use 'routes' or 'no-routes'; fix seed_routes in [seeds] of configs/study.cfg")
     corpus, training = check_run(run, n_seeds, checkpoint)
     teacher_path = require(training / "teacher" / "model-last", "the trained teacher", "teacher")
     if not student_config.exists():
@@ -109,4 +109,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("train",), study=("seeds",))

@@ -15,12 +15,12 @@ import typer
 from wasabi import msg
 
 from scripts.shared.cli_support import InputError, run_cli
-from scripts.experiments.points import make_subproject
+from scripts.experiments.points import make_subproject, settings_variant
 
-SMOKE_VARS = {
-    "n_train": 100, "n_dev": 100, "n_test": 100, "synthetic_size": 1000,
-    "speed_docs": 50, "speed_rounds": 1, "speed_min_seconds": 0.2, "latency_docs": 20,
-    "teacher_min_steps": 10, "teacher_evals": 1, "evals": 2, "vectors_words": 2000,
+SMOKE_SETTINGS = {
+    "corpus": {"n_train": 100, "n_dev": 100, "n_test": 100},
+    "teacher": {"min_steps": 10, "evals": 1}, "vectors": {"n_words": 2000}, "train": {"evals": 2},
+    "evaluate": {"speed_docs": 50, "rounds": 1, "min_round_seconds": 0.2, "latency_docs": 20},
 }
 
 
@@ -33,7 +33,8 @@ def main(
         raise InputError(f"smoke dir '{smoke_dir}' is the project or one of its folders; the smoke run links the "
                          "project into its own folder: pass a new folder such as smoke")
     make_subproject(smoke_dir, Path.cwd(), links=["assets/downloads"])
-    overrides = [f"--vars.{k}={v}" for k, v in {**SMOKE_VARS, "lang": lang}.items()]
+    settings = settings_variant(Path("configs/settings"), SMOKE_SETTINGS, smoke_dir / "settings")
+    overrides = [f"--vars.{k}={v}" for k, v in {"synthetic_size": 1000, "lang": lang, "settings": settings}.items()]
     env = {**os.environ, "SPACY_CONFIG_OVERRIDES": "--training.max_epochs=1"}
     cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(smoke_dir), *overrides]
     msg.info("Smoke run: " + " ".join(cmd[3:]))

@@ -6,7 +6,7 @@ into one clear line on stderr and a non-zero exit, with no traceback.
 import hashlib
 import sys
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 import typer
 from wasabi import color
@@ -107,9 +107,68 @@ def cli_app(main: Callable, config_overrides: bool = False) -> typer.Typer:
     return app
 
 
-def run_cli(main: Callable, config_overrides: bool = False) -> None:
+SETTINGS_FILES = {"--settings": "configs/settings/STEP.cfg", "--study": "configs/study.cfg"}
+
+
+def read_settings_file(path: Path, flag: str = "--settings"):
+    from thinc.api import Config
+
+    if not Path(path).is_file():
+        raise InputError(f"settings file '{path}' does not exist; point to a copy of {SETTINGS_FILES[flag]}")
     try:
-        cli_app(main, config_overrides)()
+        return Config().from_disk(path)
+    except Exception as err:  # thinc's parse and interpolation errors
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(f"{path}: not a readable settings file ({first}); compare it with "
+                         f"{SETTINGS_FILES[flag]}") from None
+
+
+def settings_args(args: List[str], main: Callable, sections: Sequence[str], flag: str = "--settings") -> List[str]:
+    """`args` with each `--settings FILE` (or `flag`) replaced by the options that the
+    files' `sections` set (key `n_dev` -> `--n-dev VALUE`) for every option of `main` that
+    `args` does not give itself. configs/settings/ holds each step's settings in a file of
+    its own (so weasel reruns only the steps whose file changed), configs/study.cfg the
+    study's; an option on the command line wins."""
+    import inspect
+
+    rest, found = [], {}
+    i = 0
+    while i < len(args):
+        if args[i] != flag:
+            rest.append(args[i])
+            i += 1
+            continue
+        if i + 1 >= len(args):
+            raise InputError(f"{flag} needs a file, such as {SETTINGS_FILES[flag]}")
+        path = Path(args[i + 1])
+        found.update({name: (path, values) for name, values in read_settings_file(path, flag).items()})
+        i += 2
+    if not found:
+        return rest
+    missing = [s for s in sections if s not in found]
+    if missing:
+        raise InputError(f"{flag}: no [{missing[0]}] section in {', '.join(sorted({str(p) for p, _ in found.values()}))}; "
+                         + (f"give the file of that step too (configs/settings/{missing[0]}.cfg)" if flag == "--settings"
+                            else f"copy it from {SETTINGS_FILES[flag]}"))
+    options = set(inspect.signature(main).parameters)
+    given = {a.split("=", 1)[0] for a in rest if a.startswith("--")}
+    for section in sections:
+        for key, value in found[section][1].items():
+            option = "--" + key.replace("_", "-")
+            if key in options and option not in given:
+                rest += [option, str(value).lower() if isinstance(value, bool) else str(value)]
+                given.add(option)
+    return rest
+
+
+def run_cli(main: Callable, config_overrides: bool = False, settings: Sequence[str] = (),
+            study: Sequence[str] = ()) -> None:
+    """Run `main` as a command-line script; `settings` and `study`: the sections of the
+    --settings and --study files it reads (settings_args)."""
+    try:
+        args = settings_args(sys.argv[1:], main, settings) if settings else sys.argv[1:]
+        args = settings_args(args, main, study, "--study") if study else args
+        cli_app(main, config_overrides)(args=args)
     except InputError as err:
         fail_line(str(err))
         sys.exit(1)

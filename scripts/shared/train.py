@@ -260,4 +260,4 @@ def train_here(args: List[str]) -> bool:
 
 
 if __name__ == "__main__":
-    run_cli(main, config_overrides=True)
+    run_cli(main, config_overrides=True, settings=("train",))

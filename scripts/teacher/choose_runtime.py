@@ -35,7 +35,7 @@ def candidates_for(requested: str) -> List[str]:
         return list(AUTO_CANDIDATES)
     if requested not in RUNTIMES:
         raise InputError(f"teacher runtime '{requested}': choose one of {', '.join(RUNTIMES)} or auto; "
-                         "fix the var teacher_runtime")
+                         "fix runtime in label.cfg of the settings folder (var settings)")
     return [r for r in FALLBACK_ORDER[FALLBACK_ORDER.index(requested):] if r != "fp32"]
 
 
@@ -203,4 +203,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("label",))

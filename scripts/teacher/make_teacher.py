@@ -90,4 +90,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("teacher",))

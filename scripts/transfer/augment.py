@@ -266,7 +266,7 @@ def teacher_mask_token(teacher_path: Path) -> str:
             return tokenizer.mask_token
     if found:
         raise InputError(f"{teacher_path}: the teacher's tokenizer has no mask token; choose a masked-LM backbone, "
-                         "or set the var p_mask to 0")
+                         "or set p_mask = 0 in augment.cfg of the settings folder (var settings)")
     msg.info(f"The teacher has no transformer tokenizer: masked words become {PLAIN_MASK}")
     return PLAIN_MASK
 
@@ -301,13 +301,13 @@ def main(
     settings = AugmentSettings(p_mask, p_pos, p_ng, ngram_max, p_sentence, n_iter, p_lexicon)
     settings.check()
     if lexicon_words < 0 or (p_lexicon > 0 and lexicon_words == 0):
-        raise InputError(f"p_lexicon is {p_lexicon} but lexicon_words is {lexicon_words}: set the var lexicon_words "
+        raise InputError(f"p_lexicon is {p_lexicon} but lexicon_words is {lexicon_words}: set lexicon_words in augment.cfg of the settings folder "
                          "to the number of words to draw from (e.g. 40000), or p_lexicon to 0")
     if target_size < 0:
         raise InputError(f"target-size must be 0 (use --n-iter) or more, got {target_size}; fix the var synthetic_size")
     if words_per_example < 0:
         raise InputError(f"words-per-example must be 0 (no word limit) or more, got {words_per_example:g}; "
-                         "fix the var synthetic_words_per_example")
+                         "fix words_per_example in augment.cfg of the settings folder (var settings)")
     max_words = round(target_size * words_per_example)
     require(train_path, "the training reviews", "corpus")
     require(tagger_path, "the POS tagger", "tagger")
@@ -365,4 +365,4 @@ def check_tagger(tagger, tagger_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("augment",))

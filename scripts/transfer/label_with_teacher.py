@@ -109,7 +109,7 @@ def read_temperature(value: str, temperature_file: Path) -> float:
         temperature = 0.0
     if not temperature > 0:
         raise InputError(f"temperature '{value}': give a number above 0 (1 keeps the teacher's probabilities) "
-                         "or 'fitted'; fix the var teacher_temperature")
+                         "or 'fitted'; fix temperature in label.cfg of the settings folder (var settings)")
     return temperature
 
 
@@ -160,7 +160,7 @@ def main(
     require(input_path, "the docs to label", "corpus" if input_path.suffix != ".spacy" else "augment")
     if chunk_size < 1 or batch_size < 1:
         raise InputError(f"chunk-size and batch-size must be at least 1, got {chunk_size} and {batch_size}; fix the "
-                         "options or the var label_batch_size")
+                         "options or batch_size in label.cfg of the settings folder")
     int8_scales = None
     if runtime_file is not None:
         runtime, int8_scales = read_chosen_runtime(runtime_file)
@@ -251,4 +251,4 @@ def write_labelling_record(output_path: Path, record: dict) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("label",))

@@ -160,14 +160,14 @@ def main(
                     seen.add(word)
                     words.append(word)
     if dims > min(len(words), 384 * 4):
-        raise InputError(f"dims {dims} is more than the {len(words)} words allow; lower the var vectors_dims")
+        raise InputError(f"dims {dims} is more than the {len(words)} words allow; lower dims in vectors.cfg of the settings folder (var settings)")
     teacher = load_teacher(teacher_path)
     start = time.time()
     encoder = teacher_encoder(teacher)
     n_classes = len(teacher.get_pipe("textcat").labels)
     if dims <= n_classes - 1 and encoder is not None:
         raise InputError(f"dims {dims} leaves no room beside the head's {n_classes - 1} class directions; "
-                         f"raise the var vectors_dims above {n_classes - 1}")
+                         f"raise dims in vectors.cfg of the settings folder above {n_classes - 1}")
     if encoder is None:
         msg.info("The teacher has no transformer: the vectors hold only its verdict on each word alone "
                  f"({n_classes - 1} dims)")
@@ -210,4 +210,4 @@ def main(
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, settings=("vectors",))
