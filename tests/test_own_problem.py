@@ -4,6 +4,7 @@ labels at all. Each runs the project's own workflow on a tiny copy of the projec
 metrics.json and a packaged student; the bad inputs each give one clear line."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from conftest import run_script
+from conftest import ROOT, run_script
 from fixtures import (build_tiny_hf_classifier, build_tiny_spacy_teacher, fixture_reviews, write_review_split)
 from test_bad_input import assert_one_clear_line
 from workflow_support import TINY_TRAINING, TINY_VARS, make_project
@@ -179,6 +180,16 @@ def test_a_test_file_that_overlaps_train_is_refused_unless_allowed(tmp_path):
     assert not (tmp_path / "out" / "train.spacy").exists()
     allowed = run_script("make_corpus.py", *args, "--allow-overlap", "true")
     assert allowed.returncode == 0, allowed.stderr
+    assert json.loads((tmp_path / "out/stats.json").read_text())["overlap"]["train/test"]["n"] == 2
+    # as a user allows it: allow_overlap = true in the settings folder's corpus.cfg
+    settings = tmp_path / "settings" / "corpus.cfg"
+    settings.parent.mkdir()
+    settings.write_text((ROOT / "configs/settings/corpus.cfg").read_text().replace("allow_overlap = false",
+                                                                                   "allow_overlap = true"))
+    shutil.rmtree(tmp_path / "out")
+    from_settings = run_script("make_corpus.py", *args, "--settings", settings,
+                               "--settings", ROOT / "configs/settings/label.cfg")
+    assert from_settings.returncode == 0, from_settings.stderr
     assert json.loads((tmp_path / "out/stats.json").read_text())["overlap"]["train/test"]["n"] == 2
 
 

@@ -18,7 +18,7 @@ from fixtures import fixture_reviews, write_sentiment_sentences, write_tagged_se
 
 # The tiny run's settings: configs/settings/ with these changes, written into the test
 # project as TINY_SETTINGS_DIR and named by the var settings.
-TINY_SETTINGS = {"corpus": {"n_train": 40, "n_dev": 20, "n_test": 20}, "runtime": {"runtime": "int8"},
+TINY_SETTINGS = {"corpus": {"n_train": 40, "n_dev": 20, "n_test": 20}, "label": {"runtime": "int8"},
                  "evaluate": {"speed_docs": 20, "rounds": 1, "min_round_seconds": 0.05, "latency_docs": 5},
                  "teacher": {"min_steps": 6, "evals": 2}, "train": {"evals": 2},
                  "vectors": {"n_words": 0, "dims": 8}}  # the training reviews' words only: nothing fetched
@@ -83,13 +83,18 @@ def write_settings(project, changes, name=TINY_SETTINGS_DIR):
 
 
 def write_study(project, changes):
-    """The study's settings of `project` (configs/study.cfg) with `changes`."""
-    from scripts.experiments.points import settings_variant
+    """The study's settings of `project` (configs/study.cfg) with `changes` ({section: {key: value}})."""
+    from thinc.api import Config
 
     path = project / "configs" / "study.cfg"
     if path.is_symlink():
         raise AssertionError(f"{path} is a link to the project's own: write a copy's")
-    return settings_variant(path, changes, path)
+    config = Config().from_disk(path, interpolate=False)
+    for section, values in changes.items():
+        assert set(values) <= set(config[section]), f"study.cfg [{section}] has no {set(values) - set(config[section])}"
+        config[section].update(values)
+    path.write_text(config.to_str())
+    return path
 
 
 def make_project(project, **run_vars):

@@ -87,7 +87,12 @@ def parse_vars(text: str, project: Optional[Path] = None) -> Dict[str, str]:
     bad = [item for item, pair in zip(text.split(), pairs) if len(pair) != 2 or not pair[0]]
     if bad:
         raise InputError(f"--vars: expected key=value items separated by spaces, got {bad[0]!r}; fix it")
-    return {**base, **dict(pairs)}
+    given = {**base, **dict(pairs)}
+    # run folders link configs/, so a settings folder under it reads the same there; another is made absolute
+    settings = Path(given.get("settings", ""))
+    if given.get("settings") and not settings.is_absolute() and settings.parts[:1] != ("configs",):
+        given["settings"] = str((project / settings).resolve())
+    return given
 
 
 def settings_variant(base: Path, changes: Dict[str, Dict], output: Path) -> Path:
@@ -98,6 +103,10 @@ def settings_variant(base: Path, changes: Dict[str, Dict], output: Path) -> Path
     from thinc.api import Config
 
     require(base, "the settings folder (var settings)", "all")
+    unknown = sorted(set(changes) - {p.stem for p in Path(base).glob("*.cfg")})
+    if unknown:
+        raise InputError(f"{base}: no {unknown[0]}.cfg to change; the settings are "
+                         f"{', '.join(sorted(p.stem for p in Path(base).glob('*.cfg')))}")
     output.mkdir(parents=True, exist_ok=True)
     for path in sorted(Path(base).glob("*.cfg")):
         config = Config().from_disk(path, interpolate=False)
