@@ -6,7 +6,8 @@ reviews, and on the run's transfer set (the synthetic reviews, the unlabelled te
 the original reviews, with the teacher's labels: the set the student learns from). Each
 is scored on the run's test set beside the shipped student: accuracy with its 95%
 interval, the paired difference from the student, raw-text docs/s timed in the same
-interleaved rounds as the student, the baseline and spaCy's tokenizer (median of rounds),
+interleaved rounds as the student, the baseline, the teacher (in the runtime its gate
+chose) and spaCy's tokenizer (median of rounds),
 size on disk and training time. fastText, whose training depends on its seed, is trained
 with n_seeds seeds (the others give the same model every time). Writes training/{run}/
 peers.json, peers.md and peers.png (accuracy against speed).
@@ -30,6 +31,7 @@ from scripts.peers.classifiers import PEER_CLASSES, PEERS, distill_static_model
 from scripts.peers.peer_report import write_peers
 from scripts.shared.cli_support import InputError, load_pipeline, require, run_cli, sha256_of
 from scripts.teacher.backbones import put_backbone
+from scripts.teacher.teacher_runtime import load_teacher, read_chosen_runtime
 
 ROUTES = ("gold", "distilled")
 SEEDED = ("fasttext",)  # the peers whose training depends on the seed
@@ -118,8 +120,13 @@ def main(
                      f"{rows[name]['train_seconds']:.0f} s)")
 
     texts = test_texts[:speed_docs]
+    # the teacher as it labels: the runtime its gate chose
+    runtime, scales = read_chosen_runtime(require(training / "teacher_runtime.json", "the teacher's runtime",
+                                                  "teacher-runtime"))
+    teacher = load_teacher(training / "teacher" / "model-last", runtime, scales)
     predictors = {"student": lambda t: list(student.pipe(t, batch_size=batch_size)),
                   "baseline": lambda t: list(baseline.pipe(t, batch_size=batch_size)),
+                  "teacher": lambda t: list(teacher.pipe(t, batch_size=64)),
                   **{name: model.predict_proba for name, model in fitted.items()}}
     speed, tokenizer = text_rounds(predictors, texts, rounds, min_round_seconds, random.Random(seed),
                                    tokenizer=student.tokenizer)
@@ -132,19 +139,17 @@ def main(
         # better on both axes: accuracy by more than its paired interval, and faster in every round
         row["beats_student"] = bool(row["vs_student"]["ci"][0] > 0 and min(speed[name]) > max(speed["student"]))
     models = {}
-    for name in ("student", "baseline"):
+    for name in ("student", "baseline", "teacher"):
         m = metrics["models"][name]
         models[name] = {"accuracy": m["accuracy"], "ci": m["accuracy_ci"], "size_mb": m["size_mb"],
                         "raw_docs_per_sec": float(numpy.median(speed[name])), "speed_rounds": speed[name]}
-    t = metrics["models"]["teacher"]
-    models["teacher"] = {"accuracy": t["accuracy"], "ci": t["accuracy_ci"], "size_mb": t["size_mb"],
-                         "raw_docs_per_sec": t["raw_docs_per_sec"]}
+    models["teacher"]["runtime"] = runtime
     result = {
         "run": run, "n_test": len(test_texts), "test_sha256": metrics["test_sha256"], "labels": labels,
         "peers": rows, "models": models, "tokenizer_docs_per_sec": float(numpy.median(tokenizer)),
         "model2vec_distill_seconds": distill_seconds, "config": settings,
         "speed": {"docs": len(texts), "rounds": rounds, "min_round_seconds": min_round_seconds,
-                  "batch_size": batch_size, "teacher": "from `evaluate` (fp32, the same texts)"},
+                  "batch_size": batch_size, "teacher_runtime": runtime},
         "intervals": "95% bootstrap over test docs (and fastText's seeds, hierarchical), paired for differences",
         "correct": {k: v.tolist() for k, v in correct.items()},
     }

@@ -17,8 +17,9 @@ def peers_markdown(r: Dict) -> str:
     sp = r["speed"]
     lines = [f"# {r['run']}: the classifiers a user would pick instead, beside the student ({r['n_test']} test docs)",
              "", f"Intervals: {r['intervals']}. Speed: raw text in, predictions out, {sp['docs']} test texts, median "
-             f"of {sp['rounds']} interleaved rounds with the student and spaCy's tokenizer (the tokenizer alone: "
-             f"{r['tokenizer_docs_per_sec']:,.0f} docs/s); the teacher's speed is {sp['teacher']}. gold: trained on "
+             f"of {sp['rounds']} interleaved rounds with the student, the baseline, the teacher ({sp['teacher_runtime']}, "
+             f"the runtime it labels in) and spaCy's tokenizer (alone: {r['tokenizer_docs_per_sec']:,.0f} docs/s). "
+             "gold: trained on "
              "the gold training reviews; distilled: on the student's transfer set with the teacher's labels "
              "(probabilities for the logistic regressions, the argmax for fastText). Model2Vec's training time "
              f"includes distilling its static model from the backbone ({r['model2vec_distill_seconds']:.0f} s, "
