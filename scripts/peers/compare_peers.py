@@ -136,6 +136,8 @@ def main(
         row.update(accuracy_summary(correct[name], indices),
                    vs_student=paired_difference(correct[name], student_correct, indices),
                    raw_docs_per_sec=float(numpy.median(speed[name])), speed_rounds=speed[name])
+        if row["route"] == "distilled":  # what the teacher's labels do for this kind of model
+            row["vs_gold"] = paired_difference(correct[name], correct[f"{row['peer']}/gold"], indices)
         # better on both axes: accuracy by more than its paired interval, and faster in every round
         row["beats_student"] = bool(row["vs_student"]["ci"][0] > 0 and min(speed[name]) > max(speed["student"]))
     models = {}

@@ -46,6 +46,8 @@ def peers_markdown(r: Dict) -> str:
         lines.append("No peer is both more accurate than the student (beyond the paired interval) and faster.")
     for name, row in r["peers"].items():
         lines.append(difference_line(f"{name} - student", row["vs_student"]))
+        if "vs_gold" in row:
+            lines.append(difference_line(f"{name} - {row['peer']}/gold", row["vs_gold"]))
     return "\n".join(lines) + "\n"
 
 
