@@ -55,7 +55,7 @@ def test_the_pooled_teacher_learns_every_language_by_default_and_own_gives_one_t
 
 def test_a_language_without_reviews_is_one_line_naming_the_fix(tmp_path):
     shutil.copy(ROOT / "project.yml", tmp_path)
-    result = run_script("languages.py", "--langs", "xx", "--lang", "xx", "--reviews", "none.jsonl", cwd=tmp_path)
+    result = run_script("languages.py", "--langs", "xx", "--lang", "xx", "--vars", "reviews=none.jsonl", cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no reviews for 'xx'" in lines[0] and "Traceback" not in result.stderr

@@ -62,7 +62,8 @@ def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict
                        "--student-config", overrides.get("student_config", "configs/student.cfg"),
                        "--settings", f"{overrides.get('settings', 'configs/settings')}/train.cfg",
                        "--study", "configs/study.cfg",
-                       "--seed-routes", seed_routes], f"{lang}: {n_seeds} seeds", env=env, log=log)
+                       "--seed-routes", seed_routes], f"{lang}: train-seeds ({n_seeds} seeds, {seed_routes})",
+                      env=env, log=log)
         record["wall_seconds"]["seeds"] = round(time.time() - start, 1)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record, indent=2))

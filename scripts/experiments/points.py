@@ -135,7 +135,8 @@ def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORK
 
     config = load_project_config(project, overrides={f"vars.{k}": v for k, v in overrides.items()})
     steps = {c["name"]: c["script"] for c in config["commands"] if c["name"] in config["workflows"][workflow]}
-    settings = project / config["vars"]["settings"]
+    # (weasel applies --vars overrides to the commands; its vars dict keeps project.yml's values)
+    settings = project / str(overrides.get("settings") or config["vars"]["settings"])
     return fingerprint({"steps": steps}, [project / "configs", settings], code=project / "scripts")
 
 
@@ -165,10 +166,13 @@ def run_script_in(project: Path, module: str, args: List[str], what: str, env: O
     """One of the project's scripts run in the run folder `project` (its output to `log` where given)."""
     cmd = [*script_command(module), *map(str, args)]
     if log is None:
+        msg.divider(what)
         code = subprocess.run(cmd, cwd=project, env=env).returncode
     else:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as out:
+            out.write(f"\n=== {what}: {' '.join(cmd[1:])}\n")
+            out.flush()
             code = subprocess.run(cmd, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
     if code != 0:
         raise InputError(f"{what} failed; see {log or 'the output above'}, then rerun (finished models are kept)")
