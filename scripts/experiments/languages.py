@@ -32,9 +32,9 @@ from wasabi import msg
 
 from scripts.shared.cli_support import InputError, require, run_cli
 from scripts.evaluation.measure import language_row
-from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_vars, read_settings, run_in, run_part,
-                                       run_script_in,
-                                       side_by_side, thread_env, usable_cores, workflow_steps)
+from scripts.experiments.points import (POINT_WORKFLOW, SHARED_DATA, make_subproject, parse_vars, pending_steps,
+                                       read_settings, run_in, run_part, run_script_in, side_by_side, thread_env,
+                                       usable_cores, workflow_steps)
 from scripts.experiments.language_plan import (OWN, POOLED, link_teacher, parse_teacher_langs,
                                               plan_languages, pooled_teacher, run_order, teacher_words)
 from scripts.experiments.render import compare_teachers, languages_plot, summary_markdown
@@ -52,9 +52,15 @@ def run_language(project: Path, root: Path, lang: str, run: str, overrides: Dict
     record = {"wall_seconds": record.get("wall_seconds", {}), "reused": record.get("reused", [])}
     if not (root / "training" / "taggers" / lang / "model-best").exists():
         run_part(project, ["tagger-data", "tagger"], overrides, f"{lang}: tagger", record, "tagger", env, log)
+    point_was_done = not pending_steps(project, steps, overrides)
     run_part(project, steps, overrides, f"{lang}: teacher, student and baseline", record, "point", env, log)
+    seeds_path = project / "training" / run / "seeds.json"
+    seeds_done = point_was_done and "seeds" in record["wall_seconds"] and seeds_path.exists() and \
+        json.loads(seeds_path.read_text()).get("n_seeds") == n_seeds
     if n_seeds >= 2 and seed_routes is None:
         run_part(project, ["train-seeds"], overrides, f"{lang}: {n_seeds} seeds", record, "seeds", env, log)
+    elif n_seeds >= 2 and seeds_done:  # nothing they read changed since they ran
+        msg.info(f"{lang}: {n_seeds} seeds: already done by an earlier run; reused")
     elif n_seeds >= 2:  # the seeds step's own script, with its routes given on the command line
         start = time.time()
         run_script_in(project, "scripts.experiments.run_seeds",
