@@ -89,3 +89,16 @@ def test_peers_before_evaluate_say_what_to_run(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "metrics" in lines[0] and "spacy project run evaluate" in lines[0], result.stderr
+
+
+def test_the_static_model_is_kept_only_while_its_backbone_and_settings_are_the_same(tiny_backbone, tmp_path):
+    from scripts.peers.classifiers import distill_static_model
+
+    record = tmp_path / "static" / "distilled.json"
+    distill_static_model(tiny_backbone, tmp_path / "static", 16, "float16")
+    first = json.loads(record.read_text())
+    distill_static_model(tiny_backbone, tmp_path / "static", 16, "float16")
+    assert json.loads(record.read_text()) == first  # kept, not distilled again
+    distill_static_model(tiny_backbone, tmp_path / "static", 8, "float16")
+    again = json.loads(record.read_text())
+    assert again["signature"] != first["signature"] and again["dims"] == 8

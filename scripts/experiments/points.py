@@ -21,7 +21,7 @@ import numpy
 
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, script_command
+from scripts.shared.cli_support import InputError, read_settings_file, require, script_command
 from scripts.shared.fingerprint import fingerprint
 
 PROJECT_FILES = ("project.yml", "configs", "scripts")
@@ -122,10 +122,8 @@ def settings_variant(base: Path, changes: Dict[str, Dict], output: Path) -> Path
 
 def read_settings(folder: Path, step: str) -> Dict:
     """One step's settings: [step] of folder/step.cfg."""
-    from thinc.api import Config
-
     path = require(Path(folder) / f"{step}.cfg", f"the {step} settings (var settings)", "all")
-    return dict(Config().from_disk(path)[step])
+    return dict(read_settings_file(path)[step])
 
 
 def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORKFLOW) -> str:
@@ -140,42 +138,42 @@ def point_fingerprint(project: Path, overrides: Dict, workflow: str = POINT_WORK
     return fingerprint({"steps": steps}, [project / "configs", settings], code=project / "scripts")
 
 
+def run_logged(cmd: List[str], what: str, env: Optional[Dict], log: Optional[Path], cwd: Optional[Path] = None,
+               rerun_note: str = "finished steps are skipped") -> None:
+    """Run `cmd`, its output to the console or appended to `log` (for runs side by side,
+    after a line that says what runs); one line naming where to look if it fails."""
+    if log is None:
+        code = subprocess.run(cmd, cwd=cwd, env=env).returncode
+        where = "the output above"
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"\n=== {what}: {' '.join(cmd[1:])}\n")
+            out.flush()
+            code = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        where = f"the end of {log}"
+    if code != 0:
+        raise InputError(f"{what} failed; see {where}, then rerun ({rerun_note})")
+
+
 def run_in(project: Path, name: str, overrides: Dict, what: str, env: Optional[Dict] = None,
            log: Optional[Path] = None) -> float:
     """`spacy project run NAME` in the run folder `project` with the given vars; the wall time in seconds.
     With `log`, the step's output is appended there instead of the console (for runs
     side by side); `env` replaces the environment (e.g. thread limits)."""
-    cmd = [sys.executable, "-m", "spacy", "project", "run", name, str(project),
-           *[f"--vars.{k}={v}" for k, v in overrides.items()]]
     start = time.time()
-    if log is None:
-        code = subprocess.run(cmd, env=env).returncode
-        where = "the step output above"
-    else:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as out:
-            code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-        where = f"the end of {log}"
-    if code != 0:
-        raise InputError(f"{what} failed; see {where}, then rerun (finished steps are skipped)")
+    run_logged([sys.executable, "-m", "spacy", "project", "run", name, str(project),
+                *[f"--vars.{k}={v}" for k, v in overrides.items()]], what, env, log)
     return time.time() - start
 
 
 def run_script_in(project: Path, module: str, args: List[str], what: str, env: Optional[Dict] = None,
                   log: Optional[Path] = None) -> None:
     """One of the project's scripts run in the run folder `project` (its output to `log` where given)."""
-    cmd = [*script_command(module), *map(str, args)]
     if log is None:
         msg.divider(what)
-        code = subprocess.run(cmd, cwd=project, env=env).returncode
-    else:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as out:
-            out.write(f"\n=== {what}: {' '.join(cmd[1:])}\n")
-            out.flush()
-            code = subprocess.run(cmd, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-    if code != 0:
-        raise InputError(f"{what} failed; see {log or 'the output above'}, then rerun (finished models are kept)")
+    run_logged([*script_command(module), *map(str, args)], what, env, log, cwd=project,
+               rerun_note="finished models are kept")
 
 
 def pending_steps(project: Path, steps: List[str], overrides: Dict) -> List[str]:

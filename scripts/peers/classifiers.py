@@ -122,24 +122,28 @@ class FastText:
 
 
 def distill_static_model(backbone: Path, output: Path, pca_dims: int, quantize_to: str) -> float:
-    """Model2Vec's distillation of a Hugging Face backbone folder into a static model at
-    `output` (kept: a rerun loads it); the seconds it took."""
+    """Model2Vec's distillation of a local Hugging Face backbone folder into a static model
+    at `output`, kept while the backbone's files and these settings are unchanged (a rerun
+    loads it); the seconds it took."""
+    from scripts.shared.fingerprint import fingerprint
+
     record = output / "distilled.json"
-    if record.exists() and json.loads(record.read_text()).get("backbone") == str(backbone):
+    signature = fingerprint({"pca_dims": pca_dims, "quantize_to": quantize_to}, [backbone])
+    if record.exists() and json.loads(record.read_text()).get("signature") == signature:
         return json.loads(record.read_text())["seconds"]
     from model2vec.distill import distill_from_model
     from transformers import AutoModel, AutoTokenizer
 
     start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(str(backbone))
-    model = AutoModel.from_pretrained(str(backbone))
+    tokenizer = AutoTokenizer.from_pretrained(str(backbone), local_files_only=True)
+    model = AutoModel.from_pretrained(str(backbone), local_files_only=True)
     # PCA cannot give more dimensions than the backbone has
     dims = min(pca_dims, model.config.hidden_size)
     static = distill_from_model(model=model, tokenizer=tokenizer, pca_dims=dims, quantize_to=quantize_to,
                                 device="cpu")
     static.save_pretrained(str(output))
     seconds = time.perf_counter() - start
-    record.write_text(json.dumps({"backbone": str(backbone), "seconds": seconds, "dims": dims}))
+    record.write_text(json.dumps({"signature": signature, "seconds": seconds, "dims": dims}))
     return seconds
 
 
