@@ -250,7 +250,7 @@ def test_a_missing_runtime_choice_names_its_step(tmp_path, tiny_corpus):
 
 def test_a_runtime_file_that_is_not_a_choice(tmp_path, tiny_corpus):
     (tmp_path / "model").mkdir()
-    (tmp_path / "r.json").write_text('{"runtime": "int8"}')
+    (tmp_path / "r.json").write_text('{"runtime": "bf16"}')
     result = run_script("label_with_teacher.py", tmp_path / "model", tiny_corpus / "train.spacy",
                         tmp_path / "o.spacy", "--runtime-file", tmp_path / "r.json")
     assert_one_clear_line(result, "not a runtime choice written by choose_runtime.py")

@@ -214,17 +214,31 @@ def test_runs_on_different_test_sets_are_not_compared(tmp_path):
     assert_one_clear_line(run_script("compare_runs.py", "a", "missing", cwd=tmp_path), "missing")
 
 
-def test_the_teacher_gets_its_own_number_of_speed_rounds():
+def test_the_teacher_gets_its_own_number_of_speed_rounds_and_docs():
     import random
 
     import spacy
+    from spacy.language import Language
 
     from scripts.evaluation.speed import speed_rounds
 
-    models = {"student": spacy.blank("nl"), "teacher": spacy.blank("nl"), "teacher_bf16": spacy.blank("nl")}
-    texts = ["goed product", "slecht", "werkt prima, snel geleverd"] * 4
+    seen = {}
+
+    @Language.component("count_timed_docs")
+    def count_timed_docs(doc):
+        seen[doc.lang_ + doc.text] = seen.get(doc.lang_ + doc.text, 0) + 1
+        return doc
+
+    models = {name: spacy.blank(lang) for name, lang in (("student", "nl"), ("teacher", "fr"), ("teacher_bf16", "de"))}
+    for nlp in models.values():
+        nlp.add_pipe("count_timed_docs")
+    texts = [f"tekst {i}" for i in range(12)]
     speed, tokenizer = speed_rounds(models, texts, rounds=3, min_seconds=0.0, batch_size=4, rng=random.Random(0),
-                                    tokenizer_of=models["student"], rounds_of={"teacher": 1, "teacher_bf16": 1})
+                                    tokenizer_of=models["student"], rounds_of={"teacher": 1, "teacher_bf16": 1},
+                                    docs_of={"teacher": 5, "teacher_bf16": 5})
     assert [len(speed[n]["raw"]) for n in models] == [3, 1, 1]
     assert [len(speed[n]["pretokenized"]) for n in models] == [3, 1, 1]
+    # after the warm-up (the first 4 texts), the teachers see only their first 5 texts
+    assert {t for t in seen if t.startswith("fr")} == {f"frtekst {i}" for i in range(5)}
+    assert {t for t in seen if t.startswith("nl")} == {f"nltekst {i}" for i in range(12)}
     assert len(tokenizer) == 3 and all(r["docs_per_sec"] > 0 for r in speed["teacher"]["raw"])

@@ -18,7 +18,7 @@ from fixtures import fixture_reviews, write_sentiment_sentences, write_tagged_se
 
 # The tiny run's settings: configs/settings/ with these changes, written into the test
 # project as TINY_SETTINGS_DIR and named by the var settings.
-TINY_SETTINGS = {"corpus": {"n_train": 40, "n_dev": 20, "n_test": 20}, "label": {"runtime": "int8"},
+TINY_SETTINGS = {"corpus": {"n_train": 40, "n_dev": 20, "n_test": 20}, "label": {"runtime": "bf16"},
                  "evaluate": {"speed_docs": 20, "rounds": 1, "min_round_seconds": 0.05, "latency_docs": 5},
                  "teacher": {"min_steps": 6, "evals": 2}, "train": {"evals": 2},
                  "vectors": {"n_words": 0, "dims": 8}}  # the training reviews' words only: nothing fetched

@@ -108,6 +108,8 @@ def main(
     rounds: int = typer.Option(3, help="Interleaved speed rounds; the median is reported"),
     teacher_rounds: int = typer.Option(1, help="Speed rounds of the teacher (each runtime): one pass over "
                                        "the speed docs already takes it half a minute or more"),
+    teacher_speed_docs: int = typer.Option(100, help="Of the speed docs, those the teacher is timed on (it "
+                                           "runs at a hundredth of the student's speed)"),
     min_round_seconds: float = typer.Option(1.0, help="Each speed round repeats the docs at least this long"),
     latency_docs: int = typer.Option(100, help="Docs timed one at a time for latency"),
     batch_size: int = typer.Option(64),
@@ -120,6 +122,7 @@ def main(
     import torch
 
     for name, value in (("speed-docs", speed_docs), ("rounds", rounds), ("teacher-rounds", teacher_rounds),
+                        ("teacher-speed-docs", teacher_speed_docs),
                         ("latency-docs", latency_docs), ("batch-size", batch_size)):
         if value < 1:
             raise InputError(f"evaluate: {name} must be at least 1, got {value}; fix the var or option")
@@ -130,10 +133,10 @@ def main(
         require(path, *what[name])
     require(test_path, "the test docs", "corpus")
     models = {name: load_pipeline(path, *what[name]) for name, path in paths.items()}
-    runtime, int8_scales = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else ("fp32", None)
+    runtime = read_chosen_runtime(teacher_runtime_file) if teacher_runtime_file else "fp32"
     timed = dict(models)  # what the speed rounds time: the teacher in its fastest gated runtime too
     if runtime != "fp32":
-        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime, int8_scales)
+        timed[f"teacher_{runtime}"] = load_teacher(teacher, runtime)
     gold = list(DocBin().from_disk(test_path).get_docs(models["student"].vocab))
     if not gold:
         raise InputError(f"{test_path}: no test docs; check the corpus step's n_test")
@@ -180,7 +183,8 @@ def main(
     texts = [d.text for d in gold[:speed_docs]]
     speed, tokenizer_rounds = speed_rounds(timed, texts, rounds, min_round_seconds, batch_size, rng,
                                            tokenizer_of=models["student"],
-                                           rounds_of={n: teacher_rounds for n in timed if n.startswith("teacher")})
+                                           rounds_of={n: teacher_rounds for n in timed if n.startswith("teacher")},
+                                           docs_of={n: teacher_speed_docs for n in timed if n.startswith("teacher")})
     latencies = {name: [] for name in names}
     order = list(names)
     for text in [d.text for d in gold[:latency_docs]]:
@@ -235,6 +239,7 @@ def main(
         "intervals": f"{int(CONFIDENCE * 100)}% bootstrap over test docs, {len(indices)} resamples, "
                      "paired for differences; McNemar exact p",
         "speed": {"docs": len(texts), "rounds": rounds, "teacher_rounds": teacher_rounds,
+                  "teacher_docs": min(teacher_speed_docs, len(texts)),
                   "min_round_seconds": min_round_seconds,
                   "batch_size": batch_size, "latency_docs": min(latency_docs, len(gold)),
                   "torch_threads": torch.get_num_threads(),

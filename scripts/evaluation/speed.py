@@ -66,14 +66,17 @@ def tokenizer_speed(nlp, texts: List[str], min_seconds: float) -> float:
 
 
 def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float, batch_size: int,
-                 rng: random.Random, tokenizer_of, rounds_of: Optional[Dict[str, int]] = None
+                 rng: random.Random, tokenizer_of, rounds_of: Optional[Dict[str, int]] = None,
+                 docs_of: Optional[Dict[str, int]] = None
                  ) -> Tuple[Dict[str, Dict[str, List[Dict[str, float]]]], List[float]]:
-    """Every model timed in `rounds` rounds (`rounds_of[name]` where given), pre-tokenized
+    """Every model timed on `texts` (the first `docs_of[name]` where given) in `rounds`
+    rounds (`rounds_of[name]` where given), pre-tokenized
     (batch_speed) and from raw text (raw_text_speed), in a new random order each round, so
     a noisy machine slows all of them alike: ({name: {"pretokenized": [round, ...], "raw":
     [round, ...]}}, and the docs/s of `tokenizer_of`'s tokenizer alone, timed in each round
     beside them: the ceiling every pipeline pays)."""
     rounds_of = {name: (rounds_of or {}).get(name, rounds) for name in models}
+    texts_of = {name: texts[:(docs_of or {}).get(name, len(texts))] for name in models}
     out = {name: {"pretokenized": [], "raw": []} for name in models}
     tokenizer = []
     order = list(models)
@@ -82,8 +85,8 @@ def speed_rounds(models: Dict, texts: List[str], rounds: int, min_seconds: float
     for r in range(max(rounds_of.values())):
         rng.shuffle(order)
         for name in (n for n in order if r < rounds_of[n]):
-            out[name]["pretokenized"].append(batch_speed(models[name], texts, batch_size, min_seconds))
-            out[name]["raw"].append(raw_text_speed(models[name], texts, batch_size, min_seconds))
+            out[name]["pretokenized"].append(batch_speed(models[name], texts_of[name], batch_size, min_seconds))
+            out[name]["raw"].append(raw_text_speed(models[name], texts_of[name], batch_size, min_seconds))
         tokenizer.append(tokenizer_speed(tokenizer_of, texts, min_seconds))
         msg.info(f"Speed round {r + 1}/{rounds} done")
     return out, tokenizer

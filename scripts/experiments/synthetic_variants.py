@@ -37,7 +37,7 @@ def make_synthetic(project: Path, run: str, variant: str, recipe: Dict, folder: 
     signature = fingerprint({"augment": args, "target_size": target_size,
                              "label": {k: recipe[k] for k in ("label_batch_size", "teacher_temperature")}},
                             [corpus / "train.spacy", corpus / "unlabelled.spacy", training / "teacher" / "model-last",
-                             training / "teacher_runtime.json", training / "teacher_runtime.int8.npz",
+                             training / "teacher_runtime.json",
                              training / "teacher_temperature.json",
                              project / "training" / "taggers" / lang / "model-best"])
     inputs_path = folder / "inputs.json"

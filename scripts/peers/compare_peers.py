@@ -121,9 +121,9 @@ def main(
 
     texts = test_texts[:speed_docs]
     # the teacher as it labels: the runtime its gate chose
-    runtime, scales = read_chosen_runtime(require(training / "teacher_runtime.json", "the teacher's runtime",
-                                                  "teacher-runtime"))
-    teacher = load_teacher(training / "teacher" / "model-last", runtime, scales)
+    runtime = read_chosen_runtime(require(training / "teacher_runtime.json", "the teacher's runtime",
+                                          "teacher-runtime"))
+    teacher = load_teacher(training / "teacher" / "model-last", runtime)
     predictors = {"student": lambda t: list(student.pipe(t, batch_size=batch_size)),
                   "baseline": lambda t: list(baseline.pipe(t, batch_size=batch_size)),
                   "teacher": lambda t: list(teacher.pipe(t, batch_size=64)),

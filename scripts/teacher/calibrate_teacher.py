@@ -15,9 +15,9 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.shared.cli_support import InputError, require, run_cli, sha256_of
 from scripts.evaluation.scoring import calibration, gold_classes, score_docs
-from scripts.teacher.teacher_runtime import load_teacher, read_chosen_runtime
+from scripts.teacher.teacher_runtime import gated_dev_probs, load_teacher, read_chosen_runtime
 from scripts.teacher.temperature import apply_temperature, fit_temperature
 
 def main(
@@ -29,9 +29,10 @@ def main(
 ):
     require(teacher_path, "the trained teacher", "teacher")
     require(dev_path, "the dev docs", "corpus")
-    runtime, int8_scales = read_chosen_runtime(runtime_file) if runtime_file else ("fp32", None)
-    teacher = load_teacher(teacher_path, runtime, int8_scales)
-    docs = list(DocBin().from_disk(dev_path).get_docs(teacher.vocab))
+    import spacy
+
+    runtime = read_chosen_runtime(runtime_file) if runtime_file else "fp32"
+    docs = list(DocBin().from_disk(dev_path).get_docs(spacy.blank("xx").vocab))
     if docs and all(d.user_data.get("label_source") == "teacher" for d in docs):
         # no gold labels (the `unlabelled` workflow): the teacher's own labels cannot calibrate it
         result = {"temperature": 1.0, "fitted": False, "dev_docs": len(docs), "runtime": runtime,
@@ -45,8 +46,13 @@ def main(
                          "calibration needs the labelled dev set (corpus/RUN/dev.spacy)")
     if len(docs) < 10:
         raise InputError(f"{dev_path}: {len(docs)} dev docs are too few to fit a temperature; use 10 or more")
-    _, probs, _ = score_docs(teacher, docs, progress="calibrate")
     labels, gold = gold_classes(docs)
+    gated = gated_dev_probs(runtime_file, runtime, sha256_of(dev_path)) if runtime_file else None
+    if gated is not None and gated[0] == labels:
+        msg.info(f"The teacher's {runtime} probabilities on these {len(docs)} dev docs, from the runtime gate")
+        probs = gated[1]
+    else:
+        _, probs, _ = score_docs(load_teacher(teacher_path, runtime), docs, progress="calibrate")
     temperature = fit_temperature(probs, gold)
     result = {"temperature": temperature, "dev_docs": len(docs), "runtime": runtime, "labels": labels,
               "dev_before": calibration(probs, gold, labels),

@@ -1,16 +1,14 @@
 """Choose the runtime the teacher labels with, behind a quality gate measured on this run.
 
-Each candidate runtime (see teacher_runtime.py) labels the dev set and a sample of the
-synthetic docs, side by side with fp32. A runtime passes when its labels agree with
-fp32's on at least `min_agreement` of the docs in each set and it loses at most
-`max_dev_drop` of dev accuracy. `auto` takes the fastest runtime that passes on this
-machine (fp32 included, so a slower runtime is never chosen): every candidate labels the
-synthetic sample, which gives its speed, and only the fastest one that beats fp32 and
-agrees on the sample goes on to dev; the next is tried only if that one fails. (Each dev
-pass of a runtime that could not be chosen cost a minute or more per language.) A
-runtime named by hand is measured on both sets and falls back to the next one (int8,
-then bf16, then fp32) when it fails, and says why. The figures go to a JSON file that
-the label, calibrate and evaluate steps read.
+bf16 (see teacher_runtime.py) labels a sample of the synthetic docs and the dev set side
+by side with fp32. It passes when its labels agree with fp32's on at least
+`min_agreement` of the docs in each set and it loses at most `max_dev_drop` of dev
+accuracy. `auto` takes it only where it passes and is faster than fp32 on this machine:
+it labels the synthetic sample first, which gives its speed, and goes on to dev only if
+it beats fp32 there. Named by hand, bf16 is measured on both sets and falls back to fp32
+when it fails, and says why. The choice and its figures go to a JSON file that the
+label, calibrate and evaluate steps read; the chosen runtime's dev probabilities go
+beside it, so calibration does not run the teacher over dev again.
 """
 import json
 import random
@@ -22,12 +20,9 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, run_cli
-from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, load_teacher, not_worth_trying,
-                             save_scales, smoothing_scales, teacher_reason, timed_probs,
-                                             unsupported_reason)
-
-FALLBACK_ORDER = ("int8", "bf16", "fp32")
+from scripts.shared.cli_support import InputError, require, run_cli, sha256_of
+from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, dev_probs_path, load_teacher,
+                                             save_dev_probs, teacher_reason, timed_probs, unsupported_reason)
 
 
 def candidates_for(requested: str) -> List[str]:
@@ -36,7 +31,7 @@ def candidates_for(requested: str) -> List[str]:
     if requested not in RUNTIMES:
         raise InputError(f"teacher runtime '{requested}': choose one of {', '.join(RUNTIMES)} or auto; "
                          "fix runtime in label.cfg of the settings folder (var settings)")
-    return [r for r in FALLBACK_ORDER[FALLBACK_ORDER.index(requested):] if r != "fp32"]
+    return [r for r in (requested,) if r != "fp32"]
 
 
 def gold_indices(docs, source: Path) -> numpy.ndarray:
@@ -64,9 +59,8 @@ def main(
     dev_path: Path = typer.Argument(..., help="Gold dev docs (.spacy)"),
     synthetic_path: Path = typer.Argument(..., help="Synthetic docs to be labelled (.spacy); a sample is used"),
     output_path: Path = typer.Argument(..., help="Writes the chosen runtime and the gate's figures here"),
-    runtime: str = typer.Option("auto", help="fp32, bf16, int8, or auto: the fastest that passes the gate"),
+    runtime: str = typer.Option("auto", help="fp32, bf16, or auto: bf16 where it passes the gate and is faster"),
     sample_docs: int = typer.Option(500, help="Synthetic docs sampled for the gate and the speed figures"),
-    calibration_docs: int = typer.Option(200, help="Other synthetic docs on which int8's smoothing is measured"),
     batch_size: int = typer.Option(64),
     min_agreement: float = typer.Option(0.995, help="Least share of docs whose label matches fp32's"),
     max_dev_drop: float = typer.Option(0.003, help="Most dev accuracy a runtime may lose against fp32"),
@@ -84,16 +78,13 @@ def main(
     dev_docs = list(DocBin().from_disk(dev_path).get_docs(vocab))
     gold = gold_indices(dev_docs, dev_path)
     synthetic = [d.text for d in DocBin().from_disk(synthetic_path).get_docs(vocab)]
-    shuffled = random.Random(seed).sample(synthetic, len(synthetic))
-    sample = shuffled[:sample_docs]
-    calibration = shuffled[sample_docs:sample_docs + calibration_docs] or sample  # disjoint where there are enough
-    scales_path = output_path.with_name(output_path.stem + ".int8.npz")
+    sample = random.Random(seed).sample(synthetic, min(sample_docs, len(synthetic)))
     dev_texts = [d.text for d in dev_docs]
     result = {"requested": runtime, "min_agreement": min_agreement, "max_dev_drop": max_dev_drop,
               "sample_docs": len(sample), "dev_docs": len(dev_texts), "batch_size": batch_size, "runtimes": {}}
 
     def on_sample(name: str) -> Dict:
-        teacher = load_teacher(teacher_path, name, scales_path if name == "int8" else None)
+        teacher = load_teacher(teacher_path, name)
         labels, sample_probs, docs_per_sec = timed_probs(teacher, sample, batch_size)
         return {"teacher": teacher, "labels": labels, "docs_per_sec": docs_per_sec, "_sample": sample_probs}
 
@@ -104,29 +95,23 @@ def main(
 
     skipped = {}
     for name in candidates:
-        reason = unsupported_reason(name) or teacher_reason(name, teacher_path) or \
-            (not_worth_trying(name) if runtime == "auto" else None)
+        reason = unsupported_reason(name) or teacher_reason(name, teacher_path)
         if reason:
             msg.warn(f"Runtime {name} not tried: {reason}")
             skipped[name] = reason
     tried = [name for name in candidates if name not in skipped]
     passed = ["fp32"]
+    dev_probs = {}
+    dev_probs_path(output_path).unlink(missing_ok=True)  # never left over from an earlier choice
     if not tried:  # nothing to compare: fp32 as trained, no gate to run
         result["runtimes"]["fp32"] = {"passed": True}
-        save_scales({}, scales_path)  # the step's declared output exists whichever runtimes were tried
     else:
         msg.info(f"Runtime gate: fp32 on {len(sample)} synthetic and {len(dev_texts)} dev docs")
         reference = on_sample("fp32")
         on_dev(reference)
         result["runtimes"]["fp32"] = {"docs_per_sec": reference["docs_per_sec"],
                                       "dev_accuracy": reference["dev_accuracy"], "passed": True}
-        if "int8" in tried:
-            msg.info(f"Measuring int8's input smoothing on {len(calibration)} other synthetic docs")
-            save_scales(smoothing_scales(reference["teacher"], calibration, batch_size=batch_size), scales_path)
-            result["int8_scales"] = scales_path.name
-            result["calibration_docs"] = len(calibration)
-        else:
-            save_scales({}, scales_path)
+        dev_probs["fp32"] = reference
 
     def gate_on_dev(name: str, figures: Dict) -> Dict:
         on_dev(figures)
@@ -141,47 +126,29 @@ def main(
             msg.warn(f"Runtime {name} fails the quality gate: {'; '.join(entry['why'])}")
         return entry
 
-    if runtime == "auto" and tried:
-        on_samples = {}
-        for name in tried:
-            msg.info(f"Runtime gate: {name} on the synthetic sample")
-            on_samples[name] = on_sample(name)
-        winner = None
-        for name in sorted(tried, key=lambda r: -on_samples[r]["docs_per_sec"]):
-            figures = on_samples[name]
-            entry = {"docs_per_sec": figures["docs_per_sec"],
-                     "synthetic": agreement_figures(reference["_sample"], figures["_sample"]),
-                     "speedup_vs_fp32": figures["docs_per_sec"] / reference["docs_per_sec"]}
-            if winner is not None:
-                entry["why"] = [f"not gated on dev: {winner}, faster, passed"]
-            elif figures["docs_per_sec"] <= reference["docs_per_sec"]:
-                entry["why"] = [f"not gated on dev: no faster than fp32 on the synthetic sample "
-                                f"({figures['docs_per_sec']:.1f} against {reference['docs_per_sec']:.1f} docs/s)"]
-            elif entry["synthetic"]["agreement"] < min_agreement:
-                entry["why"] = gate(entry, min_agreement, max_dev_drop) + ["not gated on dev"]
-                msg.warn(f"Runtime {name} fails the quality gate: {'; '.join(entry['why'])}")
-            else:
-                msg.info(f"Runtime gate: {name} on dev")
-                entry = gate_on_dev(name, figures)
-                if entry["passed"]:
-                    passed.append(name)
-                    winner = name
-            entry.setdefault("passed", False)
-            result["runtimes"][name] = entry
-    else:
-        for name in tried:
-            msg.info(f"Runtime gate: {name}")
-            entry = gate_on_dev(name, on_sample(name))
-            result["runtimes"][name] = entry
+    for name in tried:
+        msg.info(f"Runtime gate: {name} on the synthetic sample")
+        figures = on_sample(name)
+        entry = {"docs_per_sec": figures["docs_per_sec"],
+                 "synthetic": agreement_figures(reference["_sample"], figures["_sample"]),
+                 "speedup_vs_fp32": figures["docs_per_sec"] / reference["docs_per_sec"]}
+        if runtime == "auto" and figures["docs_per_sec"] <= reference["docs_per_sec"]:
+            entry["why"] = [f"not gated on dev: no faster than fp32 on the synthetic sample "
+                            f"({figures['docs_per_sec']:.1f} against {reference['docs_per_sec']:.1f} docs/s)"]
+        elif runtime == "auto" and entry["synthetic"]["agreement"] < min_agreement:
+            entry["why"] = gate(entry, min_agreement, max_dev_drop) + ["not gated on dev"]
+            msg.warn(f"Runtime {name} fails the quality gate: {'; '.join(entry['why'])}")
+        else:
+            msg.info(f"Runtime gate: {name} on dev")
+            entry = gate_on_dev(name, figures)
+            dev_probs[name] = figures
             if entry["passed"]:
                 passed.append(name)
-                break
+        entry.setdefault("passed", False)
+        result["runtimes"][name] = entry
     for name, reason in skipped.items():
         result["runtimes"][name] = {"passed": False, "why": [reason]}
-    if runtime == "auto":
-        chosen = max(passed, key=lambda r: result["runtimes"][r].get("docs_per_sec", 0.0))
-    else:
-        chosen = next((r for r in candidates if r in passed), "fp32")
+    chosen = max(passed, key=lambda r: result["runtimes"][r].get("docs_per_sec", 0.0))
     result["chosen"] = chosen
     if chosen != runtime and runtime != "auto":
         msg.warn(f"Runtime {runtime} requested; falling back to {chosen}")
@@ -197,6 +164,9 @@ def main(
               divider=True)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     output_path.write_text(json.dumps(result, indent=2))
+    if chosen in dev_probs:  # calibration reads these instead of running the teacher over dev again
+        save_dev_probs(dev_probs_path(output_path), dev_probs[chosen]["_dev"], dev_probs[chosen]["labels"],
+                       chosen, sha256_of(dev_path))
     speed = result["runtimes"][chosen].get("docs_per_sec")
     msg.good(f"Teacher runtime: {chosen}" + (f" ({speed:.1f} docs/s on synthetic docs)" if speed else "")
              + f"; wrote {output_path}")

@@ -29,7 +29,7 @@ from wasabi import msg
 
 from scripts.teacher.temperature import apply_temperature
 from scripts.shared.cli_support import InputError, require, require_gpu, run_cli, sha256_of
-from scripts.teacher.teacher_runtime import load_teacher, predict_probs, read_chosen_runtime
+from scripts.teacher.teacher_runtime import RUNTIMES, load_teacher, predict_probs, read_chosen_runtime
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -148,8 +148,7 @@ def main(
     chunk_dir: Path = typer.Option(None, help="Where .spacy chunks are kept until the merge; default OUTPUT.chunks"),
     chunk_size: int = typer.Option(1000, help="Docs per chunk file"),
     batch_size: int = typer.Option(64, help="Docs per teacher batch"),
-    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16 (int8 through "
-                                "--runtime-file)"),
+    runtime: str = typer.Option("fp32", help="The teacher's forward pass: fp32 or bf16"),
     runtime_file: Path = typer.Option(None, help="Use the runtime choose_runtime.py chose (overrides --runtime)"),
     gpu_id: int = typer.Option(-1, help="GPU to run the teacher on; -1 for CPU"),
     temperature: str = typer.Option("1.0", help="Divide the teacher's log-probabilities by this; 'fitted' reads "
@@ -161,12 +160,10 @@ def main(
     if chunk_size < 1 or batch_size < 1:
         raise InputError(f"chunk-size and batch-size must be at least 1, got {chunk_size} and {batch_size}; fix the "
                          "options or batch_size in label.cfg of the settings folder")
-    int8_scales = None
     if runtime_file is not None:
-        runtime, int8_scales = read_chosen_runtime(runtime_file)
-    elif runtime not in ("fp32", "bf16"):
-        raise InputError(f"runtime '{runtime}': choose fp32 or bf16, or pass --runtime-file (int8 needs the "
-                         "smoothing scales the teacher-runtime step measures)")
+        runtime = read_chosen_runtime(runtime_file)
+    elif runtime not in RUNTIMES:
+        raise InputError(f"runtime '{runtime}': choose {' or '.join(RUNTIMES)}, or pass --runtime-file")
     temperature_value = read_temperature(temperature, temperature_file)
     require_gpu(gpu_id)
     manifest = {"teacher": folder_fingerprint(teacher_path), "input": sha256_of(input_path),
@@ -181,7 +178,7 @@ def main(
         # line, before any work starts, and not at all when every chunk is already there
         n_chunks = sum(1 for _ in text_chunks(input_path, chunk_size))
         done = sum(chunk_path(output_path, i).exists() for i in range(n_chunks))
-        teacher = load_teacher(teacher_path, runtime, int8_scales) if done < n_chunks else None
+        teacher = load_teacher(teacher_path, runtime) if done < n_chunks else None
         if done:
             msg.info(f"Resumed: {done} chunks were already labelled")
         n_docs = 0
@@ -205,7 +202,7 @@ def main(
     if done:
         msg.info(f"Resuming: {len(done)} of {len(chunks)} chunks already labelled")
     # loaded before any work is announced: a teacher that cannot load fails here in one line
-    teacher = load_teacher(teacher_path, runtime, int8_scales) if len(done) < len(chunks) else None
+    teacher = load_teacher(teacher_path, runtime) if len(done) < len(chunks) else None
     msg.info(f"Labelling {len(docs)} docs with the {runtime} teacher")
     with tqdm(total=len(docs), initial=sum(len(chunks[i]) for i in done), unit="docs",
               desc="label", smoothing=0.1) as bar:
