@@ -104,19 +104,21 @@ def test_gate_falls_back_to_fp32_and_says_why(tiny_teacher, tiny_corpus, synthet
 def test_auto_takes_bf16_only_where_it_is_faster_and_passes(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path,
                                                            monkeypatch):
     from scripts.teacher.teacher_runtime import dev_probs_path, gated_dev_probs
-    from scripts.shared.cli_support import sha256_of
+    from scripts.shared.fingerprint import contents_fingerprint
 
-    dev_sha = sha256_of(tiny_corpus / "dev.spacy")
+    made_from = contents_fingerprint(tiny_teacher, tiny_corpus / "dev.spacy")
     fake_speeds(monkeypatch, {"fp32": 10.0, "bf16": 30.0})
     choice = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "a.json", "auto",
                     min_agreement=0.0, max_dev_drop=1.0)
     assert choice["chosen"] == "bf16" and choice["runtimes"]["bf16"]["passed"]
     assert choice["runtimes"]["bf16"]["speedup_vs_fp32"] == 3.0 and "dev" in choice["runtimes"]["bf16"]
-    # the chosen runtime's dev probabilities are kept for calibration, for this dev set only
-    labels, probs = gated_dev_probs(tmp_path / "a.json", "bf16", dev_sha)
+    # the chosen runtime's dev probabilities are kept for calibration, for this teacher and dev set only
+    labels, probs = gated_dev_probs(tmp_path / "a.json", "bf16", made_from)
     assert probs.shape == (len(read(tiny_corpus / "dev.spacy")), len(labels))
-    assert gated_dev_probs(tmp_path / "a.json", "bf16", "another dev set") is None
-    assert gated_dev_probs(tmp_path / "a.json", "fp32", dev_sha) is None
+    assert gated_dev_probs(tmp_path / "a.json", "bf16", contents_fingerprint(tiny_teacher, synthetic_docs[0])) is None
+    assert gated_dev_probs(tmp_path / "a.json", "bf16", contents_fingerprint(tiny_corpus, tiny_corpus / "dev.spacy")) \
+        is None  # another teacher
+    assert gated_dev_probs(tmp_path / "a.json", "fp32", made_from) is None
     # it fails on the sample: not gated on dev, and fp32 labels
     fake_speeds(monkeypatch, {"fp32": 10.0, "bf16": 30.0})
     strict = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "b.json", "auto",
@@ -125,7 +127,7 @@ def test_auto_takes_bf16_only_where_it_is_faster_and_passes(tiny_teacher, tiny_c
     entry = strict["runtimes"]["bf16"]
     assert "dev" not in entry and "agreement with fp32 on synthetic" in entry["why"][0]
     assert entry["why"][-1] == "not gated on dev"
-    assert gated_dev_probs(tmp_path / "b.json", "fp32", dev_sha) is not None
+    assert gated_dev_probs(tmp_path / "b.json", "fp32", made_from) is not None
     # no faster than fp32: not gated on dev, and fp32 labels
     fake_speeds(monkeypatch, {"fp32": 60.0, "bf16": 30.0})
     slow = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "c.json", "auto",
@@ -160,11 +162,11 @@ def test_calibration_reads_the_gates_dev_probabilities(tiny_teacher, tiny_corpus
     what the gate measured there."""
     choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "runtime.json", "fp32")
     from scripts.teacher.teacher_runtime import dev_probs_path, save_dev_probs, predict_probs, load_teacher
-    from scripts.shared.cli_support import sha256_of
+    from scripts.shared.fingerprint import contents_fingerprint
 
     dev = tiny_corpus / "dev.spacy"
     labels, probs = predict_probs(load_teacher(tiny_teacher), [d.text for d in read(dev)], 16)
-    save_dev_probs(dev_probs_path(tmp_path / "runtime.json"), probs, labels, "fp32", sha256_of(dev))
+    save_dev_probs(dev_probs_path(tmp_path / "runtime.json"), probs, labels, "fp32", contents_fingerprint(tiny_teacher, dev))
     fresh = run_script("calibrate_teacher.py", tiny_teacher, dev, tmp_path / "fresh.json")
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     result = run_script("calibrate_teacher.py", tiny_teacher, dev, tmp_path / "gated.json",

@@ -74,6 +74,25 @@ def import_closure(entry: str, code: Path) -> set:
     return seen
 
 
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over every file's relative path and contents: a retrained teacher differs."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        with open(path, "rb") as f:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" +
+                          hashlib.file_digest(f, "sha256").hexdigest().encode())
+    return digest.hexdigest()
+
+
+def contents_fingerprint(*paths: Path) -> str:
+    """One sha256 over the contents of each path in turn, a file or a folder (every file in it)."""
+    digest = hashlib.sha256()
+    for path in map(Path, paths):
+        digest.update((folder_fingerprint(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest())
+                      .encode() + b"\0")
+    return digest.hexdigest()
+
+
 def fingerprint(settings: Dict, inputs: Iterable[Path] = (), skip: Iterable[Path] = (),
                 code: Optional[Path] = None, entry: Union[str, Sequence[str], None] = None) -> str:
     """sha256 over the settings (as JSON), the project's code (all of it, or what `entry`

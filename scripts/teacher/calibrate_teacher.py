@@ -15,7 +15,8 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, run_cli, sha256_of
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.shared.fingerprint import contents_fingerprint
 from scripts.evaluation.scoring import calibration, gold_classes, score_docs
 from scripts.teacher.teacher_runtime import gated_dev_probs, load_teacher, read_chosen_runtime
 from scripts.teacher.temperature import apply_temperature, fit_temperature
@@ -47,7 +48,7 @@ def main(
     if len(docs) < 10:
         raise InputError(f"{dev_path}: {len(docs)} dev docs are too few to fit a temperature; use 10 or more")
     labels, gold = gold_classes(docs)
-    gated = gated_dev_probs(runtime_file, runtime, sha256_of(dev_path)) if runtime_file else None
+    gated = gated_dev_probs(runtime_file, runtime, contents_fingerprint(teacher_path, dev_path)) if runtime_file else None
     if gated is not None and gated[0] == labels:
         msg.info(f"The teacher's {runtime} probabilities on these {len(docs)} dev docs, from the runtime gate")
         probs = gated[1]

@@ -20,9 +20,11 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from scripts.shared.cli_support import InputError, require, run_cli, sha256_of
-from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, dev_probs_path, load_teacher,
-                                             save_dev_probs, teacher_reason, timed_probs, unsupported_reason)
+from scripts.shared.cli_support import InputError, require, run_cli
+from scripts.shared.fingerprint import contents_fingerprint
+from scripts.teacher.teacher_runtime import (AUTO_CANDIDATES, RUNTIMES, agreement_figures, dev_probs_path,
+                                             load_teacher, save_dev_probs, teacher_reason, timed_probs,
+                                             unsupported_reason)
 
 
 def candidates_for(requested: str) -> List[str]:
@@ -31,7 +33,7 @@ def candidates_for(requested: str) -> List[str]:
     if requested not in RUNTIMES:
         raise InputError(f"teacher runtime '{requested}': choose one of {', '.join(RUNTIMES)} or auto; "
                          "fix runtime in label.cfg of the settings folder (var settings)")
-    return [r for r in (requested,) if r != "fp32"]
+    return [] if requested == "fp32" else [requested]
 
 
 def gold_indices(docs, source: Path) -> numpy.ndarray:
@@ -166,7 +168,7 @@ def main(
     output_path.write_text(json.dumps(result, indent=2))
     if chosen in dev_probs:  # calibration reads these instead of running the teacher over dev again
         save_dev_probs(dev_probs_path(output_path), dev_probs[chosen]["_dev"], dev_probs[chosen]["labels"],
-                       chosen, sha256_of(dev_path))
+                       chosen, contents_fingerprint(teacher_path, dev_path))
     speed = result["runtimes"][chosen].get("docs_per_sec")
     msg.good(f"Teacher runtime: {chosen}" + (f" ({speed:.1f} docs/s on synthetic docs)" if speed else "")
              + f"; wrote {output_path}")

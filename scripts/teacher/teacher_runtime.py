@@ -21,7 +21,7 @@ from scripts.teacher import hf_textcat  # noqa: F401  (the component a given Hug
 from scripts.teacher.teacher_callbacks import BF16_FLAGS, bf16_autocast, cpu_flags
 
 RUNTIMES = ("fp32", "bf16")
-# `auto` tries these, the fastest kind first; fp32 is the fallback that always passes.
+# What `auto` tries beside fp32, the fallback that always passes.
 AUTO_CANDIDATES = ("bf16",)
 
 
@@ -139,19 +139,20 @@ def dev_probs_path(runtime_file: Path) -> Path:
     return Path(runtime_file).with_name(Path(runtime_file).stem + ".dev_probs.npz")
 
 
-def save_dev_probs(path: Path, probs: numpy.ndarray, labels: Sequence[str], runtime: str, dev_sha256: str) -> None:
+def save_dev_probs(path: Path, probs: numpy.ndarray, labels: Sequence[str], runtime: str, key: str) -> None:
     with open(path, "wb") as f:  # a file object: numpy would otherwise append .npz to the name
-        numpy.savez(f, probs=probs, labels=numpy.array(list(labels)), runtime=runtime, dev_sha256=dev_sha256)
+        numpy.savez(f, probs=probs, labels=numpy.array(list(labels)), runtime=runtime, key=key)
 
 
-def gated_dev_probs(runtime_file: Path, runtime: str, dev_sha256: str) -> Optional[Tuple[List[str], numpy.ndarray]]:
-    """(labels, probabilities) the gate measured on this dev set in `runtime`, or None
-    when it measured none or on another dev set."""
+def gated_dev_probs(runtime_file: Path, runtime: str, key: str) -> Optional[Tuple[List[str], numpy.ndarray]]:
+    """(labels, probabilities) the gate measured in `runtime`, or None when it measured
+    none, or measured them with another teacher or on another dev set (`key`: the
+    contents_fingerprint of teacher and dev set)."""
     path = dev_probs_path(runtime_file)
     if not path.exists():
         return None
     with numpy.load(path) as data:
-        if str(data["runtime"]) != runtime or str(data["dev_sha256"]) != dev_sha256:
+        if str(data["runtime"]) != runtime or str(data["key"]) != key:
             return None
         return [str(label) for label in data["labels"]], data["probs"]
 

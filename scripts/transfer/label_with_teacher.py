@@ -14,7 +14,6 @@ labelled twice. OUTPUT.labelling.json (or OUTPUT/labelling.json) records what ma
 labels. The teacher runs in the runtime the `teacher-runtime` step chose behind its
 quality gate (only the transformer's forward pass changes), without gradients.
 """
-import hashlib
 import itertools
 import json
 import os
@@ -29,15 +28,8 @@ from wasabi import msg
 
 from scripts.teacher.temperature import apply_temperature
 from scripts.shared.cli_support import InputError, require, require_gpu, run_cli, sha256_of
+from scripts.shared.fingerprint import folder_fingerprint
 from scripts.teacher.teacher_runtime import RUNTIMES, load_teacher, predict_probs, read_chosen_runtime
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """sha256 over every file's relative path and contents: a retrained teacher differs."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + sha256_of(path).encode())
-    return digest.hexdigest()
 
 
 def chunk_path(chunk_dir: Path, index: int) -> Path:
