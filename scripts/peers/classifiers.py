@@ -154,6 +154,10 @@ class Model2VecLogistic:
         from model2vec import StaticModel
 
         self.settings, self.n_classes, self.static_path = settings, n_classes, static_model
+        if static_model is None or not (Path(static_model) / "config.json").is_file():
+            # model2vec would read a missing folder's name as a hub model and try to download it
+            raise FileNotFoundError(f"{static_model}: no static model here; the compare-peers step distils it "
+                                    "from the backbone first")
         self.static = StaticModel.from_pretrained(str(static_model))
 
     def fit(self, texts: List[str], targets: numpy.ndarray, dev_texts: List[str], dev_gold: numpy.ndarray) -> None:
