@@ -101,6 +101,17 @@ def test_gate_falls_back_to_fp32_and_says_why(tiny_teacher, tiny_corpus, synthet
     assert "fails the quality gate" in out and "falling back to fp32" in out
 
 
+def test_a_runtime_named_by_hand_is_used_when_it_passes_however_slow(tiny_teacher, tiny_corpus, synthetic_docs,
+                                                                      tmp_path, monkeypatch):
+    """The labels of a run never hang on a timing: bf16 named in label.cfg labels whenever it
+    passes the gate, even where fp32 measured faster on this run."""
+    for speeds in ({"fp32": 60.0, "bf16": 30.0}, {"fp32": 10.0, "bf16": 30.0}):
+        fake_speeds(monkeypatch, speeds)
+        choice = choose(tiny_teacher, tiny_corpus, synthetic_docs[0], tmp_path / "runtime.json", "bf16",
+                        min_agreement=0.0, max_dev_drop=1.0)
+        assert choice["chosen"] == "bf16" and choice["runtimes"]["bf16"]["passed"]
+
+
 def test_auto_takes_bf16_only_where_it_is_faster_and_passes(tiny_teacher, tiny_corpus, synthetic_docs, tmp_path,
                                                            monkeypatch):
     from scripts.teacher.teacher_runtime import dev_probs_path, gated_dev_probs

@@ -5,8 +5,9 @@ by side with fp32. It passes when its labels agree with fp32's on at least
 `min_agreement` of the docs in each set and it loses at most `max_dev_drop` of dev
 accuracy. `auto` takes it only where it passes and is faster than fp32 on this machine:
 it labels the synthetic sample first, which gives its speed, and goes on to dev only if
-it beats fp32 there. Named by hand, bf16 is measured on both sets and falls back to fp32
-when it fails, and says why. The choice and its figures go to a JSON file that the
+it beats fp32 there. Named by hand, bf16 is measured on both sets and used whenever it
+passes, however fast it is (a timing never changes the labels); it falls back to fp32 when
+it fails, and says why. The choice and its figures go to a JSON file that the
 label, calibrate and evaluate steps read; the chosen runtime's dev probabilities go
 beside it, so calibration does not run the teacher over dev again.
 """
@@ -150,7 +151,10 @@ def main(
         result["runtimes"][name] = entry
     for name, reason in skipped.items():
         result["runtimes"][name] = {"passed": False, "why": [reason]}
-    chosen = max(passed, key=lambda r: result["runtimes"][r].get("docs_per_sec", 0.0))
+    if runtime == "auto":
+        chosen = max(passed, key=lambda r: result["runtimes"][r].get("docs_per_sec", 0.0))
+    else:  # named by hand: used whenever it passes, so the labels never hang on a timing
+        chosen = runtime if runtime in passed else "fp32"
     result["chosen"] = chosen
     if chosen != runtime and runtime != "auto":
         msg.warn(f"Runtime {runtime} requested; falling back to {chosen}")
