@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
+from scripts.shared.cli_support import sha256_of
+
 CODE = Path(__file__).resolve().parents[1]  # scripts/
 
 
@@ -78,9 +80,7 @@ def folder_fingerprint(folder: Path) -> str:
     """sha256 over every file's relative path and contents: a retrained teacher differs."""
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        with open(path, "rb") as f:
-            digest.update(str(path.relative_to(folder)).encode() + b"\0" +
-                          hashlib.file_digest(f, "sha256").hexdigest().encode())
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + sha256_of(path).encode())
     return digest.hexdigest()
 
 
@@ -88,8 +88,7 @@ def contents_fingerprint(*paths: Path) -> str:
     """One sha256 over the contents of each path in turn, a file or a folder (every file in it)."""
     digest = hashlib.sha256()
     for path in map(Path, paths):
-        digest.update((folder_fingerprint(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest())
-                      .encode() + b"\0")
+        digest.update((folder_fingerprint(path) if path.is_dir() else sha256_of(path)).encode() + b"\0")
     return digest.hexdigest()
 
 
