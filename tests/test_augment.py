@@ -146,14 +146,6 @@ def test_a_word_budget_the_target_size_never_reaches_changes_nothing():
     assert capped == plain and not record["word_capped"] and record["max_words"] == 100_000
 
 
-def test_fixed_texts_count_toward_the_target_and_are_not_emitted_again():
-    fixed = [REVIEWS[2].text]
-    settings = AugmentSettings(p_mask=0.1, p_pos=0.1, p_ng=0.25, p_sentence=0.3)
-    examples, record = augment_all(REVIEWS, settings, MASK, seed=0, target_size=20, fixed=fixed)
-    assert len(examples) == 19 and record["n_examples"] == 20 and record["n_fixed"] == 1
-    assert fixed[0] not in {t for t, _, _ in examples}
-
-
 def test_pos_swap_draws_words_by_their_training_set_frequency():
     # "goed" is an Adj 9 times in the training set, "slecht" once: a uniform draw would give 50/50
     reviews = [review("goed .", ["Adj", "Punc"])] * 9 + [review("slecht .", ["Adj", "Punc"])]

@@ -146,7 +146,7 @@ def count_words(text: str) -> int:
 
 
 def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_token: str, seed: int,
-                target_size: Optional[int] = None, progress: bool = False, fixed: Sequence[str] = (),
+                target_size: Optional[int] = None, progress: bool = False,
                 lexicon: Optional[Dict[str, List[str]]] = None, max_words: Optional[int] = None):
     """Deduplicated synthetic examples as (text, methods, review index), and a record of the run.
 
@@ -154,18 +154,17 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
     many examples exist (the last round stops part-way), so the number of rounds per
     review follows from the target and the data size; they stop early, and say so, when
     SATURATION_ROUNDS rounds in a row add nothing new. Without one, `settings.n_iter` rounds are made.
-    `fixed` texts (e.g. unlabelled reviews, already in the set) count toward the target
-    and are never emitted again. `lexicon` maps a tag to extra words for the POS swap.
-    `max_words`, with a target size, also stops the rounds once the set (fixed texts
-    included) holds that many words; the record says which limit ended the run."""
+    `lexicon` maps a tag to extra words for the POS swap. `max_words`, with a target
+    size, also stops the rounds once the set holds that many words; the record says which
+    limit ended the run."""
     settings.check()
     rng = random.Random(seed)
     unigrams = PosUnigrams(reviews, lexicon, settings.p_lexicon)
-    originals: Set[str] = {r.text for r in reviews} - set(fixed)
-    seen: Set[str] = set(fixed)
+    originals: Set[str] = {r.text for r in reviews}
+    seen: Set[str] = set()
     examples, dropped = [], Counter()
-    goal = None if target_size is None else max(0, target_size - len(seen))
-    n_words = sum(count_words(text) for text in fixed)
+    goal = None if target_size is None else max(0, target_size)
+    n_words = 0
     word_goal = None if goal is None or not max_words else max_words
 
     def full() -> bool:
@@ -205,7 +204,7 @@ def augment_all(reviews: List[TaggedReview], settings: AugmentSettings, mask_tok
     bar.close()
     word_capped = word_goal is not None and n_words >= word_goal and len(examples) < goal
     record = {"rounds": round(rounds, 2), "target_size": target_size, "max_words": max_words or None,
-              "n_examples": len(examples) + len(fixed), "n_augmented": len(examples), "n_fixed": len(fixed),
+              "n_examples": len(examples),
               "n_words": n_words, "word_capped": word_capped, "saturated": saturated, "dropped": dict(dropped)}
     return examples, record
 
@@ -288,7 +287,7 @@ def main(
     lexicon_words: int = typer.Option(0, help="Words of wordfreq's list (most frequent first) the POS swap may "
                                       "also draw, tagged one by one; 0: the training reviews' words only"),
     p_lexicon: float = typer.Option(0.0, help="Share of POS swaps drawn from that list"),
-    target_size: int = typer.Option(0, help="Examples to make (the unlabelled texts count toward it); the "
+    target_size: int = typer.Option(0, help="Synthetic examples to make (the unlabelled texts, labelled as they are, come on top); the "
                                     "rounds per review follow from it. 0: --n-iter rounds"),
     words_per_example: float = typer.Option(0, help="With --target-size: stop once the set holds target-size "
                                             "x this many words (whitespace-separated), so long reviews give fewer "
